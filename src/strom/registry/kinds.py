@@ -1,0 +1,272 @@
+"""The kinds table: every resource strom serves, described once.
+
+The generic registry, discovery, OpenAPI, Table printing and routing all read this table;
+a kind gets code of its own (a strategy) only where it has rules of its own. Custom resources
+join the table at run time as `ResourceType`s built from their CRD (`crd` is set then).
+Short names, categories and verbs are kube-apiserver v1.36's (`kubectl api-resources -o wide`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ALL_VERBS", "BUILTIN", "ResourceType"]
+
+ALL_VERBS: tuple[str, ...] = (
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+)
+_NO_COLLECTION: tuple[str, ...] = ("create", "delete", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    """One served resource at one group/version.
+
+    `subresources` names what is served below an object (`status`, `scale`); `crd` holds the
+    CustomResourceDefinition's version entry (schema, printer columns, subresources) for custom
+    resources and is None for built-in kinds.
+    """
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    subresources: tuple[str, ...] = ()
+    crd: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # Several versions of one resource share storage; the stored apiVersion is this one.
+    storage_version: str = ""
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def group_resource(self) -> str:
+        """`deployments.apps`, `pods`: how kube-apiserver names a resource in messages."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def key_prefix(self) -> str:
+        """Storage prefix, ending in '/': `/registry/pods/`, `/registry/apps/deployments/`."""
+        if self.group:
+            return f"/registry/{self.group}/{self.plural}/"
+        return f"/registry/{self.plural}/"
+
+    def key(self, namespace: str, name: str) -> str:
+        if self.namespaced:
+            return f"{self.key_prefix}{namespace}/{name}"
+        return f"{self.key_prefix}{name}"
+
+    def prefix_for(self, namespace: str) -> str:
+        """The key prefix that selects one namespace ('' selects all)."""
+        if self.namespaced and namespace:
+            return f"{self.key_prefix}{namespace}/"
+        return self.key_prefix
+
+
+def _r(
+    group_version: str,
+    kind: str,
+    plural: str,
+    *,
+    namespaced: bool = True,
+    short: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    verbs: tuple[str, ...] = ALL_VERBS,
+    sub: tuple[str, ...] = (),
+) -> ResourceType:
+    group, _, version = group_version.rpartition("/")
+    return ResourceType(
+        group=group,
+        version=version,
+        kind=kind,
+        plural=plural,
+        singular=kind.lower(),
+        namespaced=namespaced,
+        short_names=short,
+        categories=categories,
+        verbs=verbs,
+        subresources=sub,
+    )
+
+
+_ALL = ("all",)
+
+BUILTIN: tuple[ResourceType, ...] = (
+    # core/v1
+    _r("v1", "ConfigMap", "configmaps", short=("cm",)),
+    _r("v1", "Endpoints", "endpoints", short=("ep",)),
+    _r("v1", "Event", "events", short=("ev",)),
+    _r("v1", "LimitRange", "limitranges", short=("limits",)),
+    _r(
+        "v1",
+        "Namespace",
+        "namespaces",
+        namespaced=False,
+        short=("ns",),
+        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+        sub=("finalize", "status"),
+    ),
+    _r("v1", "Node", "nodes", namespaced=False, short=("no",), sub=("status",)),
+    _r("v1", "PersistentVolumeClaim", "persistentvolumeclaims", short=("pvc",), sub=("status",)),
+    _r(
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        namespaced=False,
+        short=("pv",),
+        sub=("status",),
+    ),
+    _r("v1", "Pod", "pods", short=("po",), categories=_ALL, sub=("status",)),
+    _r("v1", "PodTemplate", "podtemplates"),
+    _r(
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        short=("rc",),
+        categories=_ALL,
+        sub=("scale", "status"),
+    ),
+    _r("v1", "ResourceQuota", "resourcequotas", short=("quota",), sub=("status",)),
+    _r("v1", "Secret", "secrets"),
+    _r("v1", "ServiceAccount", "serviceaccounts", short=("sa",)),
+    _r(
+        "v1",
+        "Service",
+        "services",
+        short=("svc",),
+        categories=_ALL,
+        verbs=_NO_COLLECTION,
+        sub=("status",),
+    ),
+    # apps/v1
+    _r("apps/v1", "ControllerRevision", "controllerrevisions"),
+    _r("apps/v1", "DaemonSet", "daemonsets", short=("ds",), categories=_ALL, sub=("status",)),
+    _r(
+        "apps/v1",
+        "Deployment",
+        "deployments",
+        short=("deploy",),
+        categories=_ALL,
+        sub=("scale", "status"),
+    ),
+    _r(
+        "apps/v1",
+        "ReplicaSet",
+        "replicasets",
+        short=("rs",),
+        categories=_ALL,
+        sub=("scale", "status"),
+    ),
+    _r(
+        "apps/v1",
+        "StatefulSet",
+        "statefulsets",
+        short=("sts",),
+        categories=_ALL,
+        sub=("scale", "status"),
+    ),
+    # batch/v1
+    _r("batch/v1", "CronJob", "cronjobs", short=("cj",), categories=_ALL, sub=("status",)),
+    _r("batch/v1", "Job", "jobs", categories=_ALL, sub=("status",)),
+    # autoscaling/v2
+    _r(
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        short=("hpa",),
+        categories=_ALL,
+        sub=("status",),
+    ),
+    # coordination.k8s.io/v1
+    _r("coordination.k8s.io/v1", "Lease", "leases"),
+    # discovery.k8s.io/v1
+    _r("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
+    # events.k8s.io/v1
+    _r("events.k8s.io/v1", "Event", "events", short=("ev",)),
+    # networking.k8s.io/v1
+    _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", namespaced=False),
+    _r("networking.k8s.io/v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),
+    _r("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
+    # node.k8s.io/v1
+    _r("node.k8s.io/v1", "RuntimeClass", "runtimeclasses", namespaced=False),
+    # policy/v1
+    _r(
+        "policy/v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        short=("pdb",),
+        sub=("status",),
+    ),
+    # rbac.authorization.k8s.io/v1 (stored and served; enforced once RBAC lands)
+    _r("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
+    _r("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", namespaced=False),
+    _r("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
+    _r("rbac.authorization.k8s.io/v1", "Role", "roles"),
+    # scheduling.k8s.io/v1
+    _r(
+        "scheduling.k8s.io/v1",
+        "PriorityClass",
+        "priorityclasses",
+        namespaced=False,
+        short=("pc",),
+    ),
+    # storage.k8s.io/v1
+    _r("storage.k8s.io/v1", "CSIDriver", "csidrivers", namespaced=False),
+    _r("storage.k8s.io/v1", "CSINode", "csinodes", namespaced=False),
+    _r("storage.k8s.io/v1", "StorageClass", "storageclasses", namespaced=False, short=("sc",)),
+    _r("storage.k8s.io/v1", "VolumeAttachment", "volumeattachments", namespaced=False, sub=("status",)),
+    # apiextensions.k8s.io/v1
+    _r(
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        namespaced=False,
+        short=("crd", "crds"),
+        categories=("api-extensions",),
+        sub=("status",),
+    ),
+)
+"""Built-in resources, in discovery order (core first, then groups as kube-apiserver sorts them)."""
+
+# Create-only virtual resources (no storage): served by handlers of their own.
+SELF_SUBJECT_REVIEW = ResourceType(
+    group="authentication.k8s.io",
+    version="v1",
+    kind="SelfSubjectReview",
+    plural="selfsubjectreviews",
+    singular="selfsubjectreview",
+    namespaced=False,
+    verbs=("create",),
+)
+SELF_SUBJECT_ACCESS_REVIEW = ResourceType(
+    group="authorization.k8s.io",
+    version="v1",
+    kind="SelfSubjectAccessReview",
+    plural="selfsubjectaccessreviews",
+    singular="selfsubjectaccessreview",
+    namespaced=False,
+    verbs=("create",),
+)
+VIRTUAL: tuple[ResourceType, ...] = (SELF_SUBJECT_REVIEW, SELF_SUBJECT_ACCESS_REVIEW)

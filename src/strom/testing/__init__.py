@@ -1,0 +1,1 @@
+"""Test helpers for operator authors: the `strom_server` pytest fixture."""
