@@ -1,1 +1,11 @@
-"""strom.auth."""
+"""Request authentication (who is calling): static token file and verified client certs."""
+
+from strom.auth.authn import (
+    AuthConfigError,
+    Authenticator,
+    TokenFile,
+    UserInfo,
+    ensure_admin_token,
+)
+
+__all__ = ["AuthConfigError", "Authenticator", "TokenFile", "UserInfo", "ensure_admin_token"]

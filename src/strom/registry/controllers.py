@@ -1,0 +1,254 @@
+"""The controllers a real cluster runs that an API server alone must do itself.
+
+strom runs without kube-controller-manager, so these live here:
+- namespaces: every namespace gets its `default` ServiceAccount and `kube-root-ca.crt`
+  ConfigMap; a deleted namespace is emptied, then removed (the namespace controller's job).
+- CRDs: an established CRD's resources join the type table and the cache; a deleted CRD's
+  custom resources are removed before the CRD goes (apiextensions' finalizer).
+Each controller is one task fed by the change feed through a set of pending names: a name
+queued twice is worked once, so the queue is bounded by the number of objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from strom.cache.state import StateCache
+from strom.errors import StatusError
+from strom.registry.kinds import BUILTIN, ResourceType
+from strom.registry.rest import DeleteOptions, Registry, WriteOptions
+from strom.registry.types import TypeTable, types_from_crd
+from strom.storage.base import Change, ChangeType
+
+__all__ = ["Controllers", "SYSTEM_NAMESPACES"]
+
+log = logging.getLogger(__name__)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+_RETRY_SECONDS = 0.5
+
+
+def _builtin(plural: str, group: str = "") -> ResourceType:
+    return next(t for t in BUILTIN if t.plural == plural and t.group == group)
+
+
+NAMESPACES = _builtin("namespaces")
+SERVICE_ACCOUNTS = _builtin("serviceaccounts")
+CONFIG_MAPS = _builtin("configmaps")
+CRDS = _builtin("customresourcedefinitions", "apiextensions.k8s.io")
+
+
+class _WorkQueue:
+    """Names waiting to be worked on, deduplicated; one consumer."""
+
+    def __init__(self) -> None:
+        self._pending: set[str] = set()
+        self._event = asyncio.Event()
+
+    def add(self, name: str) -> None:
+        self._pending.add(name)
+        self._event.set()
+
+    async def take(self) -> list[str]:
+        await self._event.wait()
+        self._event.clear()
+        names = sorted(self._pending)
+        self._pending.clear()
+        return names
+
+
+class Controllers:
+    """Owns the controller tasks; `start` launches them, `stop` cancels and awaits them."""
+
+    def __init__(
+        self, *, registry: Registry, cache: StateCache, types: TypeTable, ca_pem: bytes
+    ) -> None:
+        self.registry = registry
+        self.cache = cache
+        self.types = types
+        self.ca_pem = ca_pem
+        self._namespaces = _WorkQueue()
+        self._crds = _WorkQueue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Bootstrap system namespaces and serve existing CRDs, then follow changes."""
+        self.registry.store.subscribe(self._on_changes)
+        for entry in list(self._state(CRDS).entries.values()):
+            await self._sync_crd(entry.obj["metadata"]["name"])
+        for name in SYSTEM_NAMESPACES:
+            if self.registry.lookup(NAMESPACES, "", name) is None:
+                await self.registry.create_system(
+                    NAMESPACES, "", {"metadata": {"name": name}}
+                )
+        for entry in list(self._state(NAMESPACES).entries.values()):
+            self._namespaces.add(entry.obj["metadata"]["name"])
+        self._tasks = [
+            asyncio.create_task(self._run(self._namespaces, self._sync_namespace), name="ns-ctl"),
+            asyncio.create_task(self._run(self._crds, self._sync_crd), name="crd-ctl"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _state(self, rt: ResourceType) -> Any:
+        state = self.cache.state(rt.key_prefix)
+        assert state is not None, rt.key_prefix
+        return state
+
+    def _on_changes(self, changes: Sequence[Change]) -> None:
+        ns_prefix = NAMESPACES.key_prefix
+        crd_prefix = CRDS.key_prefix
+        for change in changes:
+            if change.key.startswith(ns_prefix):
+                self._namespaces.add(change.key[len(ns_prefix) :])
+            elif change.key.startswith(crd_prefix):
+                self._crds.add(change.key[len(crd_prefix) :])
+
+    async def _run(self, queue: _WorkQueue, sync: Any) -> None:
+        while True:
+            for name in await queue.take():
+                try:
+                    again = await sync(name)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("controller sync of %s failed", name)
+                    again = True
+                if again:
+                    loop = asyncio.get_running_loop()
+                    loop.call_later(_RETRY_SECONDS, queue.add, name)
+
+    # --- namespaces ----------------------------------------------------------------------
+    async def _sync_namespace(self, name: str) -> bool:
+        """Returns True when the namespace needs another pass later."""
+        entry = self.registry.lookup(NAMESPACES, "", name)
+        if entry is None:
+            return False
+        meta = entry.obj.get("metadata") or {}
+        if not meta.get("deletionTimestamp"):
+            await self._ensure_namespace_content(name)
+            return False
+        remaining = await self._empty_namespace(name)
+        if remaining:
+            return True
+        finalizers = (entry.obj.get("spec") or {}).get("finalizers") or []
+        if meta.get("finalizers"):
+            return True  # someone else's finalizer holds it; their removal requeues us
+        del finalizers
+        await self.registry.remove(entry.key, entry.rev)
+        return False
+
+    async def _ensure_namespace_content(self, namespace: str) -> None:
+        if self.registry.lookup(SERVICE_ACCOUNTS, namespace, "default") is None:
+            await self._create_quietly(
+                SERVICE_ACCOUNTS, namespace, {"metadata": {"name": "default"}}
+            )
+        if self.registry.lookup(CONFIG_MAPS, namespace, "kube-root-ca.crt") is None:
+            await self._create_quietly(
+                CONFIG_MAPS,
+                namespace,
+                {
+                    "metadata": {
+                        "name": "kube-root-ca.crt",
+                        "annotations": {
+                            "kubernetes.io/description": (
+                                "Contains a CA bundle that can be used to verify the"
+                                " kube-apiserver when using internal endpoints such as the"
+                                " internal service IP or kubernetes.default.svc. No other"
+                                " usage is guaranteed across distributions of Kubernetes"
+                                " clusters."
+                            )
+                        },
+                    },
+                    "data": {"ca.crt": self.ca_pem.decode()},
+                },
+            )
+
+    async def _create_quietly(self, rt: ResourceType, namespace: str, obj: dict[str, Any]) -> None:
+        try:
+            await self.registry.create_system(rt, namespace, obj)
+        except StatusError as exc:
+            # A namespace that started terminating meanwhile refuses new content: fine.
+            if exc.code != 403:
+                raise
+
+    async def _empty_namespace(self, namespace: str) -> int:
+        """Delete everything in the namespace; how many objects are still there."""
+        remaining = 0
+        seen: set[str] = set()
+        for rt in self.types.all():
+            if not rt.namespaced or rt.key_prefix in seen or "delete" not in rt.verbs:
+                continue
+            seen.add(rt.key_prefix)
+            state = self.cache.state(rt.key_prefix)
+            if state is None:
+                continue
+            for entry in list(state.scan(rt.prefix_for(namespace))):
+                remaining += 1
+                if (entry.obj.get("metadata") or {}).get("deletionTimestamp"):
+                    continue
+                with contextlib.suppress(StatusError):
+                    result = await self.registry.delete(
+                        rt, namespace, entry.obj["metadata"]["name"], DeleteOptions(grace_period_seconds=0)
+                    )
+                    if result.deleted:
+                        remaining -= 1
+        return remaining
+
+    # --- CRDs ----------------------------------------------------------------------------
+    async def _sync_crd(self, name: str) -> bool:
+        entry = self.registry.lookup(CRDS, "", name)
+        if entry is None:
+            self.types.remove_crd(name, self.cache.rev)
+            return False
+        crd = entry.obj
+        meta = crd.get("metadata") or {}
+        served = types_from_crd(crd)
+        if served:
+            await self.cache.add_prefix(served[0].key_prefix)
+        if meta.get("deletionTimestamp"):
+            self.types.remove_crd(name, entry.rev)
+            return await self._finish_crd_deletion(entry.obj, entry.key, entry.rev)
+        self.types.set_crd(name, served, entry.rev)
+        return False
+
+    async def _finish_crd_deletion(self, crd: dict[str, Any], key: str, rev: int) -> bool:
+        spec = crd.get("spec") or {}
+        group = spec.get("group", "")
+        plural = (spec.get("names") or {}).get("plural", "")
+        prefix = f"/registry/{group}/{plural}/"
+        state = self.cache.state(prefix)
+        if state is not None:
+            for item in list(state.scan(prefix)):
+                await self.registry.remove(item.key, item.rev)
+        finalizers = [
+            f for f in crd["metadata"].get("finalizers") or () if f != CRD_CLEANUP_FINALIZER
+        ]
+        if len(finalizers) == len(crd["metadata"].get("finalizers") or ()):
+            return False
+        updated = self.registry.render_obj(CRDS, crd)
+        updated["metadata"]["finalizers"] = finalizers
+        try:
+            await self.registry.update(
+                CRDS, "", crd["metadata"]["name"], updated, WriteOptions(field_validation="Ignore")
+            )
+        except StatusError as exc:
+            if exc.code in (404,):
+                return False
+            return True
+        del key, rev
+        return False
+
+
+def is_delete(change: Change) -> bool:
+    return change.type is ChangeType.DELETE

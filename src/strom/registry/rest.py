@@ -1,0 +1,498 @@
+"""The generic registry: create, get, update, patch, delete for every kind in the table.
+
+Reads come from the state cache; writes go to the store, whose change feed updates the cache
+before the write is acknowledged. Storage errors become `StatusError`s here. Every write is
+prepared completely (defaults, validation, admission) before the store sees it, so a failed
+request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from strom.cache.state import Entry, StateCache
+from strom.errors import Cause, StatusError
+from strom.registry import defaults, validation
+from strom.registry.kinds import ResourceType
+from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
+from strom.registry.patch import apply_patch
+from strom.registry.schemas import definition_name
+from strom.registry.strategies import Strategy, strategy_for
+from strom.storage.base import Conflict, KeyExists, KeyNotFound, KeyValue, Store
+
+__all__ = ["DeleteOptions", "Registry", "WriteOptions", "WriteResult"]
+
+_PATCH_RETRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    dry_run: bool = False
+    field_validation: str = "Warn"  # Strict | Warn | Ignore
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    uid: str = ""
+    resource_version: str = ""
+    propagation_policy: str = ""
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class WriteResult:
+    obj: dict[str, Any]
+    created: bool = False
+    deleted: bool = False  # the object is gone (delete finished)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Registry:
+    def __init__(self, *, store: Store, cache: StateCache) -> None:
+        self.store = store
+        self.cache = cache
+        self._strategies: dict[tuple[str, str, str], Strategy] = {}
+
+    # --- helpers -------------------------------------------------------------------------
+    def strategy(self, rt: ResourceType) -> Strategy:
+        key = (rt.group, rt.version, rt.plural)
+        s = self._strategies.get(key)
+        if s is None or s.rt is not rt:
+            s = strategy_for(rt)
+            self._strategies[key] = s
+        return s
+
+    def lookup(self, rt: ResourceType, namespace: str, name: str) -> Entry | None:
+        state = self.cache.state(rt.key_prefix)
+        if state is None:
+            raise StatusError.service_unavailable("storage is (re)initializing")
+        return state.get(rt.key(namespace, name))
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Entry:
+        entry = self.lookup(rt, namespace, name)
+        if entry is None:
+            raise StatusError.not_found(rt.plural, name, group=rt.group)
+        return entry
+
+    def to_stored(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Key order and type fields as stored: built-ins drop kind/apiVersion."""
+        custom = rt.crd is not None
+        if custom:
+            obj["apiVersion"] = f"{rt.group}/{rt.storage_version or rt.version}"
+            obj["kind"] = rt.kind
+        return canonical(obj, with_type=custom)
+
+    def _check_type(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        kind = obj.get("kind")
+        api_version = obj.get("apiVersion")
+        if kind not in (None, "") and kind != rt.kind:
+            raise StatusError.bad_request(
+                f'{kind} in version "{rt.version}" cannot be handled as a {rt.kind}:'
+                f" the object provided is unrecognized (must be of type {rt.kind})"
+            )
+        if api_version not in (None, "") and api_version != rt.api_version:
+            raise StatusError.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API"
+                f" version ({rt.api_version})"
+            )
+
+    def _field_check(
+        self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions
+    ) -> list[str]:
+        if opts.field_validation == "Ignore":
+            return []
+        unknown = validation.unknown_fields(rt, obj)
+        if not unknown:
+            return []
+        if opts.field_validation == "Strict":
+            text = ", ".join(f'unknown field "{p}"' for p in unknown)
+            raise StatusError.bad_request(f"strict decoding error: {text}")
+        return [f'unknown field "{p}"' for p in unknown]
+
+    def _namespace_check(self, rt: ResourceType, namespace: str, name: str) -> None:
+        if not rt.namespaced:
+            return
+        from strom.registry.kinds import BUILTIN
+
+        ns_type = next(t for t in BUILTIN if t.plural == "namespaces")
+        ns = self.lookup(ns_type, "", namespace)
+        if ns is None:
+            raise StatusError.not_found("namespaces", namespace)
+        if (ns.obj.get("metadata") or {}).get("deletionTimestamp"):
+            raise StatusError.forbidden(
+                rt.plural,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being"
+                " terminated",
+                group=rt.group,
+            )
+
+    def _prune_and_validate(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if rt.crd is not None:
+            obj = validation.prune_custom_resource(rt, obj)
+        else:
+            defaults.apply_defaults(rt, obj)
+        causes: list[Cause] = (
+            validation.validate_create(rt, obj)
+            if old is None
+            else validation.validate_update(rt, obj, old)
+        )
+        if causes:
+            name = (obj.get("metadata") or {}).get("name", "")
+            raise StatusError.invalid(rt.kind, name, causes, group=rt.group)
+        return obj
+
+    # --- create --------------------------------------------------------------------------
+    async def create(
+        self, rt: ResourceType, namespace: str, body: dict[str, Any], opts: WriteOptions
+    ) -> WriteResult:
+        self._check_type(rt, body)
+        warnings = self._field_check(rt, body, opts)
+        obj = copy.deepcopy(body)
+        meta = obj.get("metadata")
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise StatusError.bad_request("metadata must be an object")
+        if meta.get("resourceVersion"):
+            raise StatusError.bad_request("resourceVersion should not be set on objects to be created")
+        if rt.namespaced:
+            body_ns = meta.get("namespace") or ""
+            if body_ns and namespace and body_ns != namespace:
+                raise StatusError.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on"
+                    " the request"
+                )
+            meta["namespace"] = namespace or body_ns
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = generate_name(str(meta["generateName"]))
+        strategy = self.strategy(rt)
+        fill_create_fields(meta, with_generation=strategy.has_generation)
+        strategy.prepare_for_create(obj)
+        if rt.crd is None:
+            defaults.initial_status(rt, obj)
+        obj = self._prune_and_validate(rt, obj, None)
+        name = meta["name"]
+        self._namespace_check(rt, meta.get("namespace", ""), name)
+        await self._admit_create(rt, obj)
+        stored = self.to_stored(rt, obj)
+        if opts.dry_run:
+            if self.lookup(rt, meta.get("namespace", ""), name) is not None:
+                raise StatusError.already_exists(rt.plural, name, group=rt.group)
+            stored["metadata"].pop("resourceVersion", None)
+            return WriteResult(stored, created=True, warnings=warnings)
+        try:
+            kv = await self.store.create(rt.key(meta.get("namespace", ""), name), stored)
+        except KeyExists as exc:
+            raise StatusError.already_exists(rt.plural, name, group=rt.group) from exc
+        return WriteResult(kv.obj, created=True, warnings=warnings)
+
+    async def _admit_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        """Admission that reads other objects (the ServiceAccount admission for pods)."""
+        if rt.group == "" and rt.plural == "pods":
+            meta = obj["metadata"]
+            spec = obj.get("spec") or {}
+            sa = spec.get("serviceAccountName") or "default"
+            from strom.registry.kinds import BUILTIN
+
+            sa_type = next(t for t in BUILTIN if t.plural == "serviceaccounts")
+            ns = meta.get("namespace", "")
+            if self.lookup(sa_type, ns, sa) is None:
+                raise StatusError.forbidden(
+                    "pods",
+                    meta.get("name", ""),
+                    f'error looking up service account {ns}/{sa}: serviceaccount "{sa}" not found',
+                )
+
+    # --- update --------------------------------------------------------------------------
+    async def update(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: dict[str, Any],
+        opts: WriteOptions,
+        *,
+        subresource: str = "",
+    ) -> WriteResult:
+        self._check_type(rt, body)
+        meta = body.get("metadata")
+        if not isinstance(meta, dict):
+            raise StatusError.bad_request("metadata must be an object")
+        body_name = meta.get("name")
+        if body_name != name:
+            raise StatusError.bad_request(
+                f"the name of the object ({body_name or ''}) does not match the name on the URL"
+                f" ({name})"
+            )
+        if rt.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            raise StatusError.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the"
+                " request"
+            )
+        warnings = self._field_check(rt, body, opts)
+        current = self.lookup(rt, namespace, name)
+        if current is None:
+            if self.strategy(rt).allow_create_on_update and not subresource:
+                obj = copy.deepcopy(body)
+                obj["metadata"].pop("resourceVersion", None)
+                return await self.create(rt, namespace, obj, opts)
+            raise StatusError.not_found(rt.plural, name, group=rt.group)
+        rv = meta.get("resourceVersion") or ""
+        if rv and rv != str(current.rev):
+            raise StatusError.stale(rt.plural, name, group=rt.group)
+        result = await self._write_update(
+            rt, current, copy.deepcopy(body), opts, subresource=subresource
+        )
+        result.warnings[:0] = warnings
+        return result
+
+    async def _write_update(
+        self,
+        rt: ResourceType,
+        current: Entry,
+        obj: dict[str, Any],
+        opts: WriteOptions,
+        *,
+        subresource: str,
+    ) -> WriteResult:
+        old = current.obj
+        strategy = self.strategy(rt)
+        if subresource == "status":
+            strategy.prepare_for_status_update(obj, old)
+        else:
+            strategy.prepare_for_update(obj, old)
+        meta = obj.setdefault("metadata", {})
+        old_meta = old.get("metadata") or {}
+        for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        if rt.namespaced:
+            meta["namespace"] = old_meta.get("namespace", "")
+        if old_meta.get("deletionTimestamp"):
+            # Finalizers may be removed from an object being deleted, not added.
+            added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
+            if added:
+                raise StatusError.invalid(
+                    rt.kind,
+                    meta.get("name", ""),
+                    [
+                        Cause(
+                            "FieldValueForbidden",
+                            "Forbidden: no new finalizers can be added if the object is being"
+                            " deleted, found new finalizers " + str(sorted(added)),
+                            "metadata.finalizers",
+                        )
+                    ],
+                    group=rt.group,
+                )
+        if strategy.has_generation:
+            gen = int(old_meta.get("generation") or 1)
+            meta["generation"] = gen + 1 if strategy.spec_changed(obj, old) else gen
+        else:
+            meta.pop("generation", None)
+        obj = self._prune_and_validate(rt, obj, old)
+        stored = self.to_stored(rt, obj)
+        stored["metadata"]["resourceVersion"] = old_meta.get("resourceVersion", "")
+        if stored == old:
+            return WriteResult(old)  # a no-op update writes nothing, as in kube-apiserver
+        key = current.key
+        finishing = bool(old_meta.get("deletionTimestamp")) and not stored["metadata"].get(
+            "finalizers"
+        )
+        if opts.dry_run:
+            return WriteResult(stored)
+        try:
+            if finishing:
+                kv = await self.store.delete(key, expected_rev=current.rev)
+                return WriteResult(kv.obj, deleted=True)
+            kv = await self.store.update(key, stored, expected_rev=current.rev)
+        except Conflict as exc:
+            raise StatusError.stale(rt.plural, old_meta.get("name", ""), group=rt.group) from exc
+        except KeyNotFound as exc:
+            raise StatusError.not_found(rt.plural, old_meta.get("name", ""), group=rt.group) from exc
+        return WriteResult(kv.obj)
+
+    # --- patch ---------------------------------------------------------------------------
+    async def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        patch_bytes: bytes,
+        content_type: str,
+        opts: WriteOptions,
+        *,
+        subresource: str = "",
+    ) -> WriteResult:
+        definition = (
+            definition_name(rt.group, rt.version, rt.kind) if rt.crd is None else None
+        )
+        for attempt in range(_PATCH_RETRIES):
+            current = self.get(rt, namespace, name)
+            original = self.render_obj(rt, current.obj)
+            patched = apply_patch(
+                original=original,
+                patch_bytes=patch_bytes,
+                content_type=content_type,
+                definition=definition,
+                kind=rt.kind,
+                name=name,
+            )
+            if not isinstance(patched, dict):
+                raise StatusError.bad_request("the patch did not produce an object")
+            meta = patched.get("metadata")
+            if not isinstance(meta, dict):
+                raise StatusError.bad_request("metadata must be an object")
+            requested_rv = meta.get("resourceVersion") or ""
+            if requested_rv and requested_rv != str(current.rev):
+                raise StatusError.stale(rt.plural, name, group=rt.group)
+            if meta.get("name") != name:
+                meta["name"] = name
+            self._check_type(rt, patched)
+            warnings = self._field_check(rt, patched, opts)
+            try:
+                result = await self._write_update(
+                    rt, current, patched, opts, subresource=subresource
+                )
+            except StatusError as exc:
+                # A conflict with a concurrent writer is retried, as GuaranteedUpdate does,
+                # unless the patch itself pinned the resourceVersion.
+                if exc.reason == "Conflict" and not requested_rv and attempt + 1 < _PATCH_RETRIES:
+                    await asyncio.sleep(0)
+                    continue
+                raise
+            result.warnings[:0] = warnings
+            return result
+        raise StatusError.stale(rt.plural, name, group=rt.group)
+
+    def render_obj(self, rt: ResourceType, stored: dict[str, Any]) -> dict[str, Any]:
+        """A deep copy with kind/apiVersion of the requested version, as clients see it."""
+        obj = orjson.loads(orjson.dumps(stored))
+        out = {"kind": rt.kind, "apiVersion": rt.api_version}
+        out.update({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
+        return out
+
+    # --- delete --------------------------------------------------------------------------
+    async def delete(
+        self, rt: ResourceType, namespace: str, name: str, opts: DeleteOptions
+    ) -> WriteResult:
+        for _ in range(_PATCH_RETRIES):
+            current = self.get(rt, namespace, name)
+            try:
+                return await self._delete_once(rt, current, opts)
+            except StatusError as exc:
+                if exc.reason != "Conflict" or opts.resource_version:
+                    raise
+                await asyncio.sleep(0)
+        raise StatusError.stale(rt.plural, name, group=rt.group)
+
+    async def _delete_once(
+        self, rt: ResourceType, current: Entry, opts: DeleteOptions
+    ) -> WriteResult:
+        old = current.obj
+        meta = old.get("metadata") or {}
+        name = meta.get("name", "")
+        if opts.uid and opts.uid != meta.get("uid"):
+            raise StatusError.conflict(
+                rt.plural,
+                name,
+                f"Precondition failed: UID in precondition: {opts.uid}, UID in object meta:"
+                f" {meta.get('uid', '')}",
+                group=rt.group,
+            )
+        if opts.resource_version and opts.resource_version != str(current.rev):
+            raise StatusError.conflict(
+                rt.plural,
+                name,
+                "Precondition failed: ResourceVersion in precondition:"
+                f" {opts.resource_version}, ResourceVersion in object meta: {current.rev}",
+                group=rt.group,
+            )
+        graceful = self._grace_seconds(rt, old, opts)
+        if meta.get("finalizers") or graceful or self._is_namespace(rt):
+            return await self._mark_deleting(rt, current, graceful, opts)
+        if opts.dry_run:
+            return WriteResult(old, deleted=True)
+        try:
+            kv = await self.store.delete(current.key, expected_rev=current.rev)
+        except Conflict as exc:
+            raise StatusError.stale(rt.plural, name, group=rt.group) from exc
+        except KeyNotFound as exc:
+            raise StatusError.not_found(rt.plural, name, group=rt.group) from exc
+        return WriteResult(kv.obj, deleted=True)
+
+    @staticmethod
+    def _is_namespace(rt: ResourceType) -> bool:
+        return rt.group == "" and rt.plural == "namespaces"
+
+    @staticmethod
+    def _grace_seconds(rt: ResourceType, obj: dict[str, Any], opts: DeleteOptions) -> int:
+        """Pods bound to a node wait for their kubelet; everything else goes at once."""
+        if not (rt.group == "" and rt.plural == "pods"):
+            return 0
+        spec = obj.get("spec") or {}
+        if not spec.get("nodeName"):
+            return 0
+        phase = (obj.get("status") or {}).get("phase")
+        if phase in ("Failed", "Succeeded"):
+            return 0
+        if opts.grace_period_seconds is not None:
+            return max(0, opts.grace_period_seconds)
+        return int(spec.get("terminationGracePeriodSeconds", 30))
+
+    async def _mark_deleting(
+        self, rt: ResourceType, current: Entry, grace: int, opts: DeleteOptions
+    ) -> WriteResult:
+        old = current.obj
+        if (old.get("metadata") or {}).get("deletionTimestamp"):
+            return WriteResult(old)  # already being deleted: nothing changes
+        obj = copy.deepcopy(old)
+        meta = obj["metadata"]
+        when = datetime.now(UTC) + timedelta(seconds=grace)
+        meta["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta["deletionGracePeriodSeconds"] = grace
+        if self.strategy(rt).has_generation:
+            meta["generation"] = int(meta.get("generation") or 1) + 1
+        if self._is_namespace(rt):
+            obj.setdefault("status", {})["phase"] = "Terminating"
+        if opts.dry_run:
+            return WriteResult(obj)
+        try:
+            kv = await self.store.update(current.key, obj, expected_rev=current.rev)
+        except Conflict as exc:
+            raise StatusError.stale(rt.plural, meta.get("name", ""), group=rt.group) from exc
+        return WriteResult(kv.obj)
+
+    # --- plain store access for built-in controllers -------------------------------------
+    async def create_system(self, rt: ResourceType, namespace: str, obj: dict[str, Any]) -> None:
+        """Create an object on the server's own behalf, ignoring AlreadyExists."""
+        try:
+            await self.create(rt, namespace, obj, WriteOptions(field_validation="Ignore"))
+        except StatusError as exc:
+            if exc.reason != "AlreadyExists":
+                raise
+
+    async def remove(self, key: str, rev: int) -> KeyValue | None:
+        try:
+            return await self.store.delete(key, expected_rev=rev)
+        except (Conflict, KeyNotFound):
+            return None
+
+    @staticmethod
+    def now() -> str:
+        return now_rfc3339()

@@ -1,0 +1,861 @@
+"""Label and field selectors, parsed once and matched cheaply.
+
+Selectors are matched per object per event on the watch fan-out hot path, so each one is
+compiled once into a tuple of small closures and `matches` only runs those; an empty selector
+has no closures at all. Parsing, validation and every error text follow kube-apiserver v1.36:
+the label grammar and its lexer quirks are those of k8s.io/apimachinery/pkg/labels/selector.go
+(`Parse`), the field grammar and escaping those of pkg/fields/selector.go (`ParseSelector`), and
+which fields each kind accepts (with what rejection message) comes from the per-kind
+`AddFieldLabelConversionFunc` registrations in kubernetes/kubernetes pkg/apis/*/v1*/conversion.go,
+with values computed as the kinds' `ToSelectableFields` do (pkg/apis/core/selection.go etc.).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from strom.errors import StatusError
+
+__all__ = [
+    "FieldSelector",
+    "LabelSelector",
+    "label_selector_from_object",
+    "parse_field_selector",
+    "parse_label_selector",
+]
+
+_Labels = Mapping[str, str]
+_LabelTest = Callable[[_Labels], bool]
+_Extract = Callable[[Mapping[str, Any]], str]
+_NO_LABELS: _Labels = {}
+
+
+# --- Go formatting helpers ----------------------------------------------------------------
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def _go_quote(text: str) -> str:
+    """Go's %q (strconv.Quote): kube quotes bad values this way in its messages."""
+    out = ['"']
+    for ch in text:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_INT64 = re.compile(r"[+-]?[0-9]+")
+
+
+def _parse_int64(text: str) -> int | None:
+    """strconv.ParseInt(text, 10, 64): sign and digits only, within int64."""
+    if not _INT64.fullmatch(text):
+        return None
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else None
+
+
+# --- label key / value validation (k8s.io/apimachinery/pkg/api/validate/content) ----------
+_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_VALUE_FMT = f"({_KEY_FMT})?"
+_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + r"(\." + _DNS1123_LABEL_FMT + ")*"
+_KEY_RE = re.compile(_KEY_FMT)
+_VALUE_RE = re.compile(_VALUE_FMT)
+_SUBDOMAIN_RE = re.compile(_SUBDOMAIN_FMT)
+_KEY_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an"
+    " alphanumeric character"
+)
+_VALUE_MSG = "a valid label must be an empty string or " + _KEY_MSG.removeprefix("must ")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or"
+    " '.', and must start and end with an alphanumeric character"
+)
+
+
+def _regex_error(msg: str, fmt: str, *examples: str) -> str:
+    shown = " or ".join(f"'{e}'" for e in examples)
+    return f"{msg} (e.g. {shown}, regex used for validation is '{fmt}')"
+
+
+def _byte_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _label_key_errors(key: str) -> list[str]:
+    """content.IsLabelKey: an optional DNS-subdomain prefix, '/', and a 63-byte name."""
+    parts = key.split("/")
+    errs: list[str] = []
+    if len(parts) > 2:
+        return [
+            "a valid label key " + _regex_error(_KEY_MSG, _KEY_FMT, "MyName", "my.name", "123-abc")
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            if _byte_len(prefix) > 253:
+                errs.append("prefix part must be no more than 253 bytes")
+            if not _SUBDOMAIN_RE.fullmatch(prefix):
+                errs.append("prefix part " + _regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT,
+                                                          "example.com"))
+    if not name:
+        errs.append("name part must be non-empty")
+    elif _byte_len(name) > 63:
+        errs.append("name part must be no more than 63 bytes")
+    if not _KEY_RE.fullmatch(name):
+        errs.append("name part " + _regex_error(_KEY_MSG, _KEY_FMT, "MyName", "my.name", "123-abc"))
+    return errs
+
+
+def _label_value_errors(value: str) -> list[str]:
+    """content.IsLabelValue: empty, or up to 63 bytes of the label alphabet."""
+    errs: list[str] = []
+    if _byte_len(value) > 63:
+        errs.append("must be no more than 63 bytes")
+    if not _VALUE_RE.fullmatch(value):
+        errs.append(_regex_error(_VALUE_MSG, _VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+def _invalid(path: str, bad_value: str, detail: str) -> str:
+    """field.Invalid(...).Error() for a string bad value."""
+    return f"{path}: Invalid value: {_go_quote(bad_value)}: {detail}"
+
+
+def _aggregate(errors: list[str]) -> str:
+    """utilerrors.NewAggregate(...).Error(): one message bare, several deduped in brackets."""
+    unique = list(dict.fromkeys(errors))
+    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+
+
+# --- label requirements ----------------------------------------------------------------------
+_IN, _NOT_IN, _EQ, _DEQ, _NEQ, _GT, _LT, _EXISTS, _NOT_EXISTS = (
+    "in", "notin", "=", "==", "!=", "gt", "lt", "exists", "!",
+)
+
+
+def _requirement_errors(key: str, op: str, values: Sequence[str], *, key_path: str) -> list[str]:
+    """labels.NewRequirement's checks (key already validated by the parser's caller)."""
+    errs: list[str] = []
+    if key_path and (key_errs := _label_key_errors(key)):
+        errs.append(_invalid(key_path, key, "; ".join(key_errs)))
+    if op in (_IN, _NOT_IN) and not values:
+        errs.append("values: Invalid value: null: for 'in', 'notin' operators, values set can't"
+                    " be empty")
+    elif op in (_EXISTS, _NOT_EXISTS) and values:
+        shown = orjson.dumps(list(values)).decode()
+        errs.append(f"values: Invalid value: {shown}: values set must be empty for exists and does"
+                    " not exist")
+    elif op in (_GT, _LT):
+        for i, value in enumerate(values):
+            if _parse_int64(value) is None:
+                errs.append(_invalid(f"values[{i}]", value,
+                                     "for 'Gt', 'Lt' operators, the value must be an integer"))
+    for i, value in enumerate(values):
+        if value_errs := _label_value_errors(value):
+            errs.append(_invalid(f"values[{i}][{key}]", value, "; ".join(value_errs)))
+    return errs
+
+
+def _label_test(key: str, op: str, values: Sequence[str]) -> _LabelTest:
+    """One requirement as a closure; Requirement.Matches semantics (absent key -> NotIn holds)."""
+    if op in (_EQ, _DEQ) or (op == _IN and len(values) == 1):
+        want = values[0]
+        return lambda ls: ls.get(key) == want
+    if op == _NEQ or (op == _NOT_IN and len(values) == 1):
+        avoid = values[0]
+        return lambda ls: ls.get(key) != avoid
+    if op == _IN:
+        wanted = frozenset(values)
+        return lambda ls: ls.get(key) in wanted
+    if op == _NOT_IN:
+        avoided = frozenset(values)
+        return lambda ls: ls.get(key) not in avoided
+    if op == _EXISTS:
+        return lambda ls: key in ls
+    if op == _NOT_EXISTS:
+        return lambda ls: key not in ls
+    bound = _parse_int64(values[0]) if len(values) == 1 else None
+    greater = op == _GT
+
+    def compare(ls: _Labels) -> bool:
+        raw = ls.get(key)
+        have = _parse_int64(raw) if raw is not None else None
+        if have is None or bound is None:
+            return False
+        return have > bound if greater else have < bound
+
+    return compare
+
+
+class LabelSelector:
+    """A compiled label selector: AND of its requirements, immutable."""
+
+    __slots__ = ("_empty", "_tests", "_text")
+
+    def __init__(self, requirements: Sequence[tuple[str, str, tuple[str, ...]]], *,
+                 matches_nothing: bool = False) -> None:
+        ordered = sorted(requirements, key=lambda r: r[0])  # kube sorts by key
+        tests = [_label_test(key, op, values) for key, op, values in ordered]
+        if matches_nothing:
+            tests = [lambda _ls: False]
+        self._tests: tuple[_LabelTest, ...] = tuple(tests)
+        self._empty = not tests
+        self._text = ",".join(_requirement_text(*r) for r in ordered)
+
+    def matches(self, labels: Mapping[str, str] | None) -> bool:
+        labels = _NO_LABELS if labels is None else labels
+        for test in self._tests:  # noqa: SIM110 - a plain loop beats all(genexpr) here
+            if not test(labels):
+                return False
+        return True
+
+    @property
+    def empty(self) -> bool:
+        """True when the selector restricts nothing (kube's `Selector.Empty()`)."""
+        return self._empty
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"LabelSelector({self._text!r})"
+
+
+def _requirement_text(key: str, op: str, values: tuple[str, ...]) -> str:
+    """Requirement.String(): how kube prints a requirement back."""
+    if op == _EXISTS:
+        return key
+    if op == _NOT_EXISTS:
+        return "!" + key
+    joined = ",".join(sorted(values))
+    if op in (_IN, _NOT_IN):
+        return f"{key} {op} ({joined})"
+    symbol = {_GT: ">", _LT: "<"}.get(op, op)
+    return f"{key}{symbol}{joined}"
+
+
+# --- the label selector lexer and parser (labels/selector.go) --------------------------------
+_T_ERROR, _T_END, _T_CLOSE, _T_COMMA, _T_NOT, _T_DEQ, _T_EQ, _T_GT, _T_ID, _T_IN, _T_LT, \
+    _T_NEQ, _T_NOTIN, _T_OPEN = range(14)
+_LITERAL_TOKENS = {")": _T_CLOSE, ",": _T_COMMA, "!": _T_NOT, "==": _T_DEQ, "=": _T_EQ,
+                   ">": _T_GT, "in": _T_IN, "<": _T_LT, "!=": _T_NEQ, "notin": _T_NOTIN,
+                   "(": _T_OPEN}
+_SPECIAL = frozenset("=!(),><")
+_WHITESPACE = frozenset(" \t\r\n")
+_OPERATOR_TOKENS = {_T_IN: _IN, _T_EQ: _EQ, _T_DEQ: _DEQ, _T_GT: _GT, _T_LT: _LT,
+                    _T_NOTIN: _NOT_IN, _T_NEQ: _NEQ}
+_BINARY_OPERATORS = "in, notin, =, ==, !=, gt, lt"
+
+_Token = tuple[int, str]
+
+
+def _scan(text: str) -> list[_Token]:
+    """Tokenise like labels.Lexer, NUL quirks included (a NUL reads as end of input)."""
+    tokens: list[_Token] = []
+    pos, end = 0, len(text)
+    while True:
+        # skip whitespace; reading past the end or a NUL ends the token stream
+        ch = "\0"
+        while pos < end:
+            ch = text[pos]
+            pos += 1
+            if ch not in _WHITESPACE:
+                break
+            ch = "\0"
+        if ch == "\0":
+            tokens.append((_T_END, ""))
+            return tokens
+        start = pos - 1
+        if ch in _SPECIAL:
+            pos, token = _scan_special(text, start)
+        else:
+            stop = start
+            while stop < end and text[stop] not in _SPECIAL and text[stop] not in _WHITESPACE \
+                    and text[stop] != "\0":
+                stop += 1
+            word = text[start:stop]
+            pos = stop + 1 if stop < end and text[stop] == "\0" else stop
+            token = (_LITERAL_TOKENS.get(word, _T_ID), word)
+        tokens.append(token)
+
+
+def _scan_special(text: str, pos: int) -> tuple[int, _Token]:
+    """The longest operator made of special symbols starting at `pos`."""
+    best: _Token | None = None
+    buffer = ""
+    while pos < len(text):
+        ch = text[pos]
+        if ch == "\0":
+            pos += 1
+            break
+        if ch not in _SPECIAL:
+            break
+        buffer += ch
+        if buffer in _LITERAL_TOKENS:
+            best = (_LITERAL_TOKENS[buffer], buffer)
+        elif best is not None:
+            break
+        pos += 1
+    if best is None:
+        return pos, (_T_ERROR, f"error expected: keyword found '{buffer}'")
+    return pos, best
+
+
+class _SelectorSyntaxError(Exception):
+    pass
+
+
+class _LabelParser:
+    """labels.Parser: recursive descent over the scanned tokens."""
+
+    def __init__(self, text: str) -> None:
+        self._tokens = _scan(text)
+        self._pos = 0
+
+    def _peek(self, values: bool = True) -> _Token:
+        tok, lit = self._tokens[self._pos]
+        return (_T_ID, lit) if values and tok in (_T_IN, _T_NOTIN) else (tok, lit)
+
+    def _take(self, values: bool = True) -> _Token:
+        token = self._peek(values)
+        self._pos += 1
+        return token
+
+    def parse(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        requirements: list[tuple[str, str, tuple[str, ...]]] = []
+        while True:
+            tok, lit = self._peek()
+            if tok == _T_END:
+                return requirements
+            if tok not in (_T_ID, _T_NOT):
+                raise _SelectorSyntaxError(
+                    f"found '{lit}', expected: !, identifier, or 'end of string'")
+            try:
+                requirements.append(self._requirement())
+            except _SelectorSyntaxError as err:
+                raise _SelectorSyntaxError(f"unable to parse requirement: {err}") from None
+            tok, lit = self._take()
+            if tok == _T_END:
+                return requirements
+            if tok != _T_COMMA:
+                raise _SelectorSyntaxError(f"found '{lit}', expected: ',' or 'end of string'")
+            tok, lit = self._peek()
+            if tok not in (_T_ID, _T_NOT):
+                raise _SelectorSyntaxError(f"found '{lit}', expected: identifier after ','")
+
+    def _requirement(self) -> tuple[str, str, tuple[str, ...]]:
+        key, op = self._key_and_inferred_operator()
+        values: tuple[str, ...] = ()
+        if op not in (_EXISTS, _NOT_EXISTS):
+            op = self._operator()
+            values = self._value_set() if op in (_IN, _NOT_IN) else self._exact_value()
+        if errs := _requirement_errors(key, op, values, key_path=""):
+            raise _SelectorSyntaxError(_aggregate(errs))
+        return key, op, values
+
+    def _key_and_inferred_operator(self) -> tuple[str, str]:
+        op = ""
+        tok, lit = self._take()
+        if tok == _T_NOT:
+            op = _NOT_EXISTS
+            tok, lit = self._take()
+        if tok != _T_ID:
+            raise _SelectorSyntaxError(f"found '{lit}', expected: identifier")
+        if key_errs := _label_key_errors(lit):
+            raise _SelectorSyntaxError(_invalid("<nil>", lit, "; ".join(key_errs)))
+        if self._peek()[0] in (_T_END, _T_COMMA) and op != _NOT_EXISTS:
+            op = _EXISTS
+        return lit, op
+
+    def _operator(self) -> str:
+        tok, lit = self._take(values=False)
+        if tok not in _OPERATOR_TOKENS:
+            raise _SelectorSyntaxError(f"found '{lit}', expected: {_BINARY_OPERATORS}")
+        return _OPERATOR_TOKENS[tok]
+
+    def _value_set(self) -> tuple[str, ...]:
+        tok, lit = self._take()
+        if tok != _T_OPEN:
+            raise _SelectorSyntaxError(f"found '{lit}' expected: '('")
+        tok, lit = self._peek()
+        if tok == _T_CLOSE:  # "()" is the set holding one empty value
+            self._take()
+            return ("",)
+        if tok not in (_T_ID, _T_COMMA):
+            raise _SelectorSyntaxError(f"found '{lit}', expected: ',', ')' or identifier")
+        values = self._identifier_list()
+        self._take()  # the ')' the list stopped at
+        return tuple(sorted(values))
+
+    def _identifier_list(self) -> set[str]:
+        values: set[str] = set()
+        while True:
+            tok, lit = self._take()
+            if tok == _T_ID:
+                values.add(lit)
+                nxt, nxt_lit = self._peek()
+                if nxt == _T_CLOSE:
+                    return values
+                if nxt != _T_COMMA:
+                    raise _SelectorSyntaxError(f"found '{nxt_lit}', expected: ',' or ')'")
+            elif tok == _T_COMMA:
+                if not values:
+                    values.add("")  # "(," starts with an empty value
+                nxt = self._peek()[0]
+                if nxt == _T_CLOSE:
+                    values.add("")  # ",)" ends with one
+                    return values
+                if nxt == _T_COMMA:
+                    values.add("")  # ",," holds one
+            else:
+                raise _SelectorSyntaxError(f"found '{lit}', expected: ',', or identifier")
+
+    def _exact_value(self) -> tuple[str, ...]:
+        if self._peek()[0] in (_T_END, _T_COMMA):
+            return ("",)
+        tok, lit = self._take()
+        if tok != _T_ID:
+            raise _SelectorSyntaxError(f"found '{lit}', expected: identifier")
+        return (lit,)
+
+
+_EVERYTHING = LabelSelector(())
+_NOTHING = LabelSelector((), matches_nothing=True)
+
+
+def parse_label_selector(text: str) -> LabelSelector:
+    """Parse a `labelSelector` query value; a 400 with kube's message when it is malformed."""
+    if not text.strip(" \t\r\n"):  # only these four are whitespace to kube's lexer
+        return _EVERYTHING
+    try:
+        requirements = _LabelParser(text).parse()
+    except _SelectorSyntaxError as err:
+        raise StatusError.bad_request(str(err)) from None
+    return LabelSelector(requirements) if requirements else _EVERYTHING
+
+
+_OBJECT_OPERATORS = {"In": _IN, "NotIn": _NOT_IN, "Exists": _EXISTS,
+                     "DoesNotExist": _NOT_EXISTS}
+
+
+def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:
+    """metav1.LabelSelectorAsSelector: None selects nothing, {} selects everything."""
+    if sel is None:
+        return _NOTHING
+    match_labels: Mapping[str, str] = sel.get("matchLabels") or {}
+    expressions: Sequence[Mapping[str, Any]] = sel.get("matchExpressions") or ()
+    requirements: list[tuple[str, str, tuple[str, ...]]] = []
+    for key, value in match_labels.items():
+        requirements.append(_checked(key, _EQ, (value,)))
+    for expr in expressions:
+        raw_op = expr.get("operator", "")
+        if raw_op not in _OBJECT_OPERATORS:
+            raise StatusError.bad_request(
+                f"{_go_quote(str(raw_op))} is not a valid label selector operator")
+        values = tuple(expr.get("values") or ())
+        requirements.append(_checked(expr.get("key", ""), _OBJECT_OPERATORS[raw_op], values))
+    return LabelSelector(requirements) if requirements else _EVERYTHING
+
+
+def _checked(key: str, op: str, values: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+    if errs := _requirement_errors(key, op, values, key_path="key"):
+        raise StatusError.bad_request(_aggregate(errs))
+    return key, op, values
+
+
+# --- field selectors (fields/selector.go) ----------------------------------------------------
+def _split_terms(text: str) -> list[str]:
+    """splitTerms: split on commas that no backslash escapes (escapes kept for later)."""
+    terms: list[str] = []
+    start, escaped = 0, False
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            terms.append(text[start:i])
+            start = i + 1
+    terms.append(text[start:])
+    return terms
+
+
+def _split_term(term: str) -> tuple[str, str, str] | None:
+    """splitTerm: the first '!=', '==' or '=' (in that preference at each position)."""
+    for i in range(len(term)):
+        for op in ("!=", "==", "="):
+            if term.startswith(op, i):
+                return term[:i], op, term[i + len(op):]
+    return None
+
+
+def _unescape(value: str) -> str:
+    """UnescapeValue: '\\\\', '\\,' and '\\=' are the only escapes; bare ',' '=' are errors."""
+    if not any(c in value for c in "\\,="):
+        return value
+    out: list[str] = []
+    escaped = False
+    for ch in value:
+        if escaped:
+            if ch not in "\\,=":
+                raise _SelectorSyntaxError(
+                    f"invalid field selector: invalid escape sequence: \\{ch}")
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in ",=":
+            # Go prints the rune with %v, i.e. as its code point number
+            raise _SelectorSyntaxError(
+                f"invalid field selector: unescaped character in value: {ord(ch)}")
+        else:
+            out.append(ch)
+    if escaped:
+        raise _SelectorSyntaxError("invalid field selector: invalid escape sequence: \\")
+    return "".join(out)
+
+
+def _parse_field_terms(text: str) -> list[tuple[str, bool, str]]:
+    """(field, negated, value) per term, in kube's order (terms sorted as written)."""
+    terms: list[tuple[str, bool, str]] = []
+    for part in sorted(_split_terms(text)):
+        if not part:
+            continue
+        split = _split_term(part)
+        if split is None:
+            raise _SelectorSyntaxError(f"invalid selector: '{text}'; can't understand '{part}'")
+        lhs, op, rhs = split
+        terms.append((lhs, op == "!=", _unescape(rhs)))
+    return terms
+
+
+class FieldSelector:
+    """A compiled field selector for one kind: AND of `field=value` / `field!=value` terms."""
+
+    __slots__ = ("_empty", "_terms", "_tests")
+
+    def __init__(self, terms: Sequence[tuple[str, bool, str]],
+                 extractors: Mapping[str, _Extract]) -> None:
+        self._terms = tuple(terms)
+        self._tests: tuple[tuple[_Extract, bool, str], ...] = tuple(
+            (extractors.get(name, _nothing), negated, value) for name, negated, value in terms
+        )
+        self._empty = not terms
+
+    def matches(self, obj: Mapping[str, Any]) -> bool:
+        for extract, negated, value in self._tests:
+            if (extract(obj) == value) is negated:
+                return False
+        return True
+
+    @property
+    def empty(self) -> bool:
+        return self._empty
+
+    def exact_name(self) -> str | None:
+        """The name `metadata.name=X` pins, as RequiresExactMatch finds it."""
+        return self._exact("metadata.name")
+
+    def exact_namespace(self) -> str | None:
+        return self._exact("metadata.namespace")
+
+    def _exact(self, name: str) -> str | None:
+        for field, negated, value in self._terms:
+            if field == name and not negated:
+                return value
+        return None
+
+    def __str__(self) -> str:
+        return ",".join(f"{f}{'!=' if n else '='}{v}" for f, n, v in self._terms)
+
+    def __repr__(self) -> str:
+        return f"FieldSelector({str(self)!r})"
+
+
+def parse_field_selector(
+    text: str,
+    *,
+    group: str,
+    kind: str,
+    selectable: Sequence[str] = (),
+    version: str = "",
+    namespaced: bool = True,
+) -> FieldSelector:
+    """Parse a `fieldSelector` for one kind; a 400 with kube's message when it is bad.
+
+    `selectable` holds a custom resource version's `selectableFields[].jsonPath`s; `namespaced`
+    only matters for custom resources (cluster-scoped ones refuse `metadata.namespace`), and
+    `version` only shows in ResourceSlice's rejection message.
+    """
+    rules = _rules_for(group=group, kind=kind, version=version, selectable=selectable,
+                       namespaced=namespaced)
+    try:
+        raw_terms = _parse_field_terms(text)
+    except _SelectorSyntaxError as err:
+        raise StatusError.bad_request(str(err)) from None
+    terms: list[tuple[str, bool, str]] = []
+    for field, negated, value in raw_terms:
+        canonical = rules.accepted.get(field)
+        if canonical is None:
+            raise StatusError.bad_request(rules.reject(field))
+        terms.append((canonical, negated, value))
+    return FieldSelector(terms, rules.extractors)
+
+
+def _nothing(_obj: Mapping[str, Any]) -> str:
+    return ""
+
+
+# --- which fields each kind accepts, and what they read --------------------------------------
+def _str_at(*path: str) -> _Extract:
+    """A string field; anything missing or not a string reads as "" (Go's zero value)."""
+    head, rest = path[0], path[1:]
+    if len(rest) == 1:  # the common `section.field` shape, unrolled for the hot path
+        (leaf,) = rest
+
+        def extract_pair(obj: Mapping[str, Any]) -> str:
+            section = obj.get(head)
+            if section.__class__ is not dict and not isinstance(section, Mapping):
+                return ""
+            value = section.get(leaf)
+            return value if value.__class__ is str else ""
+
+        return extract_pair
+
+    def extract(obj: Mapping[str, Any]) -> str:
+        cur: Any = obj.get(head)
+        for key in rest:
+            if cur.__class__ is not dict and not isinstance(cur, Mapping):
+                return ""
+            cur = cur.get(key)
+        return cur if isinstance(cur, str) else ""
+
+    return extract
+
+
+def _bool_at(*path: str) -> _Extract:
+    """strconv.FormatBool of a bool field that defaults to false."""
+    read = _raw_at(path)
+    return lambda obj: "true" if read(obj) is True else "false"
+
+
+def _int_at(*path: str) -> _Extract:
+    """strconv.Itoa of an int32 field that defaults to 0."""
+    read = _raw_at(path)
+
+    def extract(obj: Mapping[str, Any]) -> str:
+        value = read(obj)
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else "0"
+
+    return extract
+
+
+def _raw_at(path: Sequence[str]) -> Callable[[Mapping[str, Any]], Any]:
+    def read(obj: Mapping[str, Any]) -> Any:
+        cur: Any = obj
+        for key in path:
+            if not isinstance(cur, Mapping):
+                return None
+            cur = cur.get(key)
+        return cur
+
+    return read
+
+
+def _first(*extractors: _Extract) -> _Extract:
+    """The first non-empty of several spellings (core/v1 vs events.k8s.io/v1 Event fields)."""
+    return lambda obj: next((v for e in extractors if (v := e(obj))), "")
+
+
+def _pod_ip(obj: Mapping[str, Any]) -> str:
+    """PodToSelectableFields reads status.podIPs[0].ip (v1 podIP fills it when podIPs is empty)."""
+    status = obj.get("status")
+    if not isinstance(status, Mapping):
+        return ""
+    ips = status.get("podIPs")
+    if isinstance(ips, list) and ips and isinstance(ips[0], Mapping):
+        first = ips[0].get("ip")
+        return first if isinstance(first, str) else ""
+    single = status.get("podIP")
+    return single if isinstance(single, str) else ""
+
+
+_META: dict[str, _Extract] = {
+    "metadata.name": _str_at("metadata", "name"),
+    "metadata.namespace": _str_at("metadata", "namespace"),
+}
+_REPORTER = _first(_str_at("reportingComponent"), _str_at("reportingController"))
+_EVENT: dict[str, _Extract] = {
+    **{f"involvedObject.{f}": _first(_str_at("involvedObject", f), _str_at("regarding", f))
+       for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+    "reason": _str_at("reason"),
+    "reportingComponent": _REPORTER,
+    # core.Event's Source.Component, else its ReportingController (pkg/apis/core/selection.go)
+    "source": _first(_str_at("source", "component"), _str_at("deprecatedSource", "component"),
+                     _REPORTER),
+    "type": _str_at("type"),
+}
+
+
+def _not_supported(label: str) -> str:
+    return f"field label not supported: {label}"
+
+
+def _not_known(label: str) -> str:
+    """runtime.DefaultMetaV1FieldSelectorConversion: kinds with no conversion func of their own."""
+    return f'{_go_quote(label)} is not a known field selector: only "metadata.name", ' \
+        '"metadata.namespace"'
+
+
+class _Rules:
+    __slots__ = ("accepted", "extractors", "reject")
+
+    def __init__(self, labels: Sequence[str], extractors: Mapping[str, _Extract], *,
+                 aliases: Mapping[str, str] | None = None,
+                 reject: Callable[[str], str] = _not_supported) -> None:
+        self.accepted: dict[str, str] = {label: label for label in labels} | dict(aliases or {})
+        self.extractors: dict[str, _Extract] = {**_META, **extractors}
+        self.reject = reject
+
+
+_NAME, _NS = "metadata.name", "metadata.namespace"
+_DEFAULT_RULES = _Rules((_NAME, _NS), {}, reject=_not_known)
+# (group, kind) -> rules, transcribed from kubernetes v1.36 pkg/apis/core/v1/conversion.go,
+# pkg/apis/events/v1/conversion.go, pkg/apis/batch/v1/conversion.go,
+# pkg/apis/certificates/v1/conversion.go and pkg/apis/resource/v1/conversion.go. apps/v1
+# registers none, so ReplicaSet's `status.replicas` is refused upstream (kubernetes#135136).
+_BUILTIN_RULES: dict[tuple[str, str], _Rules] = {
+    ("", "Pod"): _Rules(
+        (_NAME, _NS, "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+         "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
+         "status.podIPs", "status.nominatedNodeName"),
+        {
+            "spec.nodeName": _str_at("spec", "nodeName"),
+            "spec.restartPolicy": _str_at("spec", "restartPolicy"),
+            "spec.schedulerName": _str_at("spec", "schedulerName"),
+            "spec.serviceAccountName": _str_at("spec", "serviceAccountName"),
+            "spec.hostNetwork": _bool_at("spec", "hostNetwork"),
+            "status.phase": _str_at("status", "phase"),
+            "status.podIP": _pod_ip,
+            # status.podIPs is accepted but PodToSelectableFields never sets it: always ""
+            "status.nominatedNodeName": _str_at("status", "nominatedNodeName"),
+        },
+        aliases={"spec.host": "spec.nodeName"},  # old v1 clients
+    ),
+    ("", "Node"): _Rules((_NAME, "spec.unschedulable"),
+                         {"spec.unschedulable": _bool_at("spec", "unschedulable")}),
+    ("", "ReplicationController"): _Rules((_NAME, _NS, "status.replicas"),
+                                          {"status.replicas": _int_at("status", "replicas")}),
+    ("", "Event"): _Rules((*_EVENT, _NS, _NAME), _EVENT),
+    ("", "Namespace"): _Rules(("status.phase", _NAME),
+                              {"status.phase": _str_at("status", "phase")}),
+    ("", "Secret"): _Rules(("type", _NS, _NAME), {"type": _str_at("type")}),
+    ("", "Service"): _Rules((_NS, _NAME, "spec.clusterIP", "spec.type"),
+                            {"spec.clusterIP": _str_at("spec", "clusterIP"),
+                             "spec.type": _str_at("spec", "type")}),
+    ("events.k8s.io", "Event"): _Rules(
+        ("reason", "source", "type", _NS, _NAME), _EVENT,
+        aliases={**{f"regarding.{f}": f"involvedObject.{f}" for f in (
+            "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+            "reportingController": "reportingComponent"},
+    ),
+    ("batch", "Job"): _Rules((_NAME, _NS, "status.successful"),
+                             {"status.successful": _int_at("status", "succeeded")},
+                             reject=lambda label: f"field label {_go_quote(label)} not supported"
+                             " for Job"),
+    ("certificates.k8s.io", "CertificateSigningRequest"): _Rules(
+        (_NAME, "spec.signerName"), {"spec.signerName": _str_at("spec", "signerName")}),
+    ("certificates.k8s.io", "ClusterTrustBundle"): _Rules(
+        (_NAME, "spec.signerName"), {"spec.signerName": _str_at("spec", "signerName")}),
+    ("certificates.k8s.io", "PodCertificateRequest"): _Rules(
+        (_NAME, "spec.signerName", "spec.podName", "spec.nodeName"),
+        {f"spec.{f}": _str_at("spec", f) for f in ("signerName", "podName", "nodeName")}),
+}
+# Groups kube-apiserver serves itself; any other group is a CustomResourceDefinition's.
+_BUILTIN_GROUPS = frozenset({
+    "", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",
+    "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
+    "certificates.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io", "internal.apiserver.k8s.io", "networking.k8s.io",
+    "node.k8s.io", "policy", "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io",
+    "storage.k8s.io", "storagemigration.k8s.io",
+})
+
+
+def _resource_slice_rules(version: str) -> _Rules:
+    gvk = f"resource.k8s.io/{version or 'v1'}, Kind=ResourceSlice"
+    return _Rules((_NAME, "spec.nodeName", "spec.driver"),
+                  {"spec.nodeName": _str_at("spec", "nodeName"),
+                   "spec.driver": _str_at("spec", "driver")},
+                  reject=lambda label: f"field label not supported for {gvk}: {label}")
+
+
+def _rules_for(*, group: str, kind: str, version: str, selectable: Sequence[str],
+               namespaced: bool) -> _Rules:
+    if group == "resource.k8s.io" and kind == "ResourceSlice":
+        return _resource_slice_rules(version)
+    if group in _BUILTIN_GROUPS and not selectable:
+        return _BUILTIN_RULES.get((group, kind), _DEFAULT_RULES)
+    return _custom_resource_rules(selectable, namespaced=namespaced)
+
+
+def _custom_resource_rules(selectable: Sequence[str], *, namespaced: bool) -> _Rules:
+    """apiextensions-apiserver's crConverter.ConvertFieldLabel plus the CRD's selectableFields."""
+    extractors: dict[str, _Extract] = {}
+    for json_path in selectable:
+        label = json_path.removeprefix(".")  # the label is the jsonPath without its leading dot
+        extractors[label] = _json_path_value(_json_path_keys("." + label))
+    labels = (_NAME, _NS, *extractors) if namespaced else (_NAME, *extractors)
+    return _Rules(labels, extractors)
+
+
+_PATH_STEP = re.compile(r"\.([^.\[\]]+)|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+
+
+def _json_path_keys(json_path: str) -> tuple[str, ...]:
+    """`.spec.color` or `.metadata['a.b']` as keys; selectable paths are always this simple."""
+    keys: list[str] = []
+    pos = 0
+    while pos < len(json_path):
+        step = _PATH_STEP.match(json_path, pos)
+        if step is None:
+            return tuple(json_path.strip(".").split("."))
+        keys.append(next(g for g in step.groups() if g is not None))
+        pos = step.end()
+    return tuple(keys)
+
+
+def _json_path_value(keys: Sequence[str]) -> _Extract:
+    """fmt.Sprint of the value at the path; missing or null reads as ""."""
+    read = _raw_at(keys)
+
+    def extract(obj: Mapping[str, Any]) -> str:
+        value = read(obj)
+        if value is None or isinstance(value, Mapping | list):
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float):
+            return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+        return str(value)
+
+    return extract

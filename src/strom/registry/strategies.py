@@ -1,0 +1,191 @@
+"""Per-kind rules on top of the generic registry (kube's RESTCreateStrategy & co).
+
+The generic path calls, in this order, on create: `prepare_for_create` → defaults →
+validation; on update: `prepare_for_update` → defaults → validation. A hook prepares or
+checks; it never writes to storage. Kinds without rules of their own use `Strategy`.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import secrets
+from typing import Any
+
+from strom.registry.kinds import ResourceType
+from strom.registry.meta import now_rfc3339
+
+__all__ = ["Strategy", "strategy_for"]
+
+# Kinds whose metadata.generation kube-apiserver maintains (bumped on spec changes).
+_GENERATION = {
+    ("", "pods"),
+    ("", "replicationcontrollers"),
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+    ("autoscaling", "horizontalpodautoscalers"),
+    ("networking.k8s.io", "ingresses"),
+    ("networking.k8s.io", "networkpolicies"),
+    ("policy", "poddisruptionbudgets"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+}
+# PUT may create these (AllowCreateOnUpdate in their strategies).
+_CREATE_ON_UPDATE = {
+    ("", "endpoints"),
+    ("", "events"),
+    ("events.k8s.io", "events"),
+    ("coordination.k8s.io", "leases"),
+    ("discovery.k8s.io", "endpointslices"),
+    ("", "limitranges"),
+}
+# DELETE answers with the object rather than a Status (ReturnDeletedObject).
+_RETURN_DELETED = {
+    ("", "pods"),
+    ("", "services"),
+    ("", "namespaces"),
+    ("", "persistentvolumes"),
+    ("", "persistentvolumeclaims"),
+    ("", "nodes"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+}
+
+
+class Strategy:
+    def __init__(self, rt: ResourceType) -> None:
+        self.rt = rt
+        gr = (rt.group, rt.plural)
+        self.is_custom = rt.crd is not None
+        self.has_generation = gr in _GENERATION or self.is_custom
+        self.allow_create_on_update = gr in _CREATE_ON_UPDATE
+        self.return_deleted_object = gr in _RETURN_DELETED or self.is_custom
+        self.has_status = "status" in rt.subresources
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        """Reset what a create may not set: status, where status is a subresource."""
+        if self.has_status:
+            obj.pop("status", None)
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """The main resource's update keeps the stored status (status has its own endpoint)."""
+        if self.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+
+    def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """A status update changes status only; everything else stays as stored."""
+        status = new.get("status")
+        meta_new = new.get("metadata") or {}
+        for key in list(new):
+            if key not in ("kind", "apiVersion", "metadata", "status"):
+                del new[key]
+        for key, value in old.items():
+            if key not in ("kind", "apiVersion", "metadata", "status"):
+                new[key] = copy.deepcopy(value)
+        meta = copy.deepcopy(old.get("metadata") or {})
+        if "resourceVersion" in meta_new:
+            meta["resourceVersion"] = meta_new["resourceVersion"]
+        new["metadata"] = meta
+        if status is None:
+            new.pop("status", None)
+
+    def spec_changed(self, new: dict[str, Any], old: dict[str, Any]) -> bool:
+        """Whether a write bumps generation: any change outside metadata and status."""
+        keys = (set(new) | set(old)) - {"metadata", "status", "kind", "apiVersion"}
+        return any(new.get(k) != old.get(k) for k in keys)
+
+
+class CRDStrategy(Strategy):
+    """CRDs become Established at once: strom has no separate controller to wait for."""
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.get("spec") or {}
+        names = dict(spec.get("names") or {})
+        now = now_rfc3339()
+        obj["status"] = {
+            "conditions": [
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "lastTransitionTime": now,
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "lastTransitionTime": now,
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                },
+            ],
+            "acceptedNames": names,
+            "storedVersions": [
+                v.get("name") for v in spec.get("versions") or () if v.get("storage")
+            ],
+        }
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        status = new.get("status")
+        if isinstance(status, dict):
+            names = (new.get("spec") or {}).get("names") or {}
+            status["acceptedNames"] = dict(names)
+            stored = list(status.get("storedVersions") or ())
+            for v in (new.get("spec") or {}).get("versions") or ():
+                if v.get("storage") and v.get("name") not in stored:
+                    stored.append(v.get("name"))
+            status["storedVersions"] = stored
+
+
+class ServiceStrategy(Strategy):
+    """Services get a ClusterIP from 10.96.0.0/12 as kube-apiserver's allocator hands out."""
+
+    # Random picks from ~1M addresses: collisions are unlikely for a small control plane.
+    _network = ipaddress.ip_network("10.96.0.0/12")
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.setdefault("spec", {})
+        if spec.get("type") == "ExternalName":
+            return
+        if spec.get("clusterIP") in (None, ""):
+            ip = str(self._network[10 + secrets.randbelow(self._network.num_addresses - 20)])
+            spec["clusterIP"] = ip
+            spec["clusterIPs"] = [ip]
+        elif spec.get("clusterIP") and "clusterIPs" not in spec:
+            spec["clusterIPs"] = [spec["clusterIP"]]
+        obj["status"] = {"loadBalancer": {}}
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        spec = new.setdefault("spec", {})
+        old_spec = old.get("spec") or {}
+        if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+            spec["clusterIPs"] = old_spec.get("clusterIPs") or [old_spec["clusterIP"]]
+
+
+class NamespaceStrategy(Strategy):
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        # spec.finalizers change only through the finalize subresource.
+        if "spec" in old:
+            new["spec"] = copy.deepcopy(old["spec"])
+
+
+def strategy_for(rt: ResourceType) -> Strategy:
+    gr = (rt.group, rt.plural)
+    if gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
+        return CRDStrategy(rt)
+    if gr == ("", "services"):
+        return ServiceStrategy(rt)
+    if gr == ("", "namespaces"):
+        return NamespaceStrategy(rt)
+    return Strategy(rt)

@@ -1,0 +1,417 @@
+"""Resource endpoints: verbs on collections and objects, bodies in, objects out.
+
+The registry works with dicts and stored bytes; this module decides verbs from methods and
+paths, decodes bodies (JSON or YAML), reads query options, and encodes results in the
+negotiated media type. Stored bytes go out untouched where possible: a get is the type prefix
+plus the stored object, a list a join of stored objects.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import yaml
+
+from strom.auth.authn import UserInfo
+from strom.errors import StatusError
+from strom.registry.kinds import ResourceType
+from strom.registry.listing import ListOptions, ListPage, list_objects
+from strom.registry.meta import now_rfc3339, type_prefix
+from strom.registry.rest import DeleteOptions, Registry, WriteOptions, WriteResult
+from strom.registry.selectors import parse_field_selector, parse_label_selector
+from strom.registry.tables import to_table
+from strom.registry.types import TypeTable
+from strom.server.http import Request, Response, Stream
+from strom.server.responses import (
+    MediaType,
+    json_response,
+    negotiate,
+    raw_response,
+)
+from strom.server.routes import ResourcePath
+
+__all__ = ["ResourceAPI"]
+
+_PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+
+
+def _media_base(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
+    """A JSON or YAML request body as a dict; 400/415 as kube-apiserver answers."""
+    media = _media_base(request.headers.get("content-type", "")) or "application/json"
+    body = request.body
+    if media == "application/json":
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            snippet = body[:64].decode("utf-8", "replace")
+            raise StatusError.bad_request(
+                f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
+                f" version/kind; json parse error: {exc} ({snippet})"
+            ) from exc
+    elif media in ("application/yaml", "application/x-yaml", "text/yaml"):
+        try:
+            obj = yaml.safe_load(body)
+        except yaml.YAMLError as exc:
+            raise StatusError.bad_request(
+                f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
+                f" version/kind; yaml parse error: {exc}"
+            ) from exc
+    else:
+        raise StatusError.unsupported_media_type()
+    if not isinstance(obj, dict):
+        raise StatusError.bad_request(
+            f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
+            " version/kind; json parse error: cannot unmarshal into Go value of type"
+            " struct { APIVersion string; Kind string }"
+        )
+    return obj
+
+
+def write_options(request: Request) -> WriteOptions:
+    dry = request.query.get("dryRun", [])
+    for value in dry:
+        if value != "All":
+            raise StatusError.bad_request(
+                f'dryRun: Unsupported value: "{value}": supported values: "All"'
+            )
+    validation = request.param("fieldValidation") or "Warn"
+    if validation not in ("Strict", "Warn", "Ignore"):
+        raise StatusError.bad_request(
+            f'fieldValidation: Invalid value: "{validation}": fieldValidation must be one of'
+            ' "Ignore", "Warn", or "Strict"'
+        )
+    return WriteOptions(
+        dry_run=bool(dry),
+        field_validation=validation,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+def list_options(request: Request, rt: ResourceType) -> ListOptions:
+    limit_text = request.param("limit")
+    limit = 0
+    if limit_text:
+        try:
+            limit = max(0, int(limit_text))
+        except ValueError as exc:
+            raise StatusError.bad_request(
+                f'limit: Invalid value: "{limit_text}": strconv.ParseInt: parsing'
+                f' "{limit_text}": invalid syntax'
+            ) from exc
+    selectable = [
+        f.get("jsonPath", "") for f in ((rt.crd or {}).get("selectableFields") or ())
+    ]
+    return ListOptions(
+        label=parse_label_selector(request.param("labelSelector")),
+        field=parse_field_selector(
+            request.param("fieldSelector"),
+            group=rt.group,
+            kind=rt.kind,
+            selectable=selectable,
+            version=rt.version,
+            namespaced=rt.namespaced,
+        ),
+        limit=limit,
+        continue_token=request.param("continue"),
+        resource_version=request.param("resourceVersion"),
+        resource_version_match=request.param("resourceVersionMatch"),
+    )
+
+
+class ResourceAPI:
+    def __init__(self, *, registry: Registry, types: TypeTable) -> None:
+        self.registry = registry
+        self.types = types
+
+    # --- encoding ------------------------------------------------------------------------
+    def object_bytes(self, rt: ResourceType, value: bytes) -> bytes:
+        """Stored bytes as a client sees them: with kind and apiVersion of `rt`."""
+        if rt.crd is None:
+            return type_prefix(rt.kind, rt.api_version) + value[1:]
+        if rt.storage_version and rt.storage_version != rt.version:
+            obj = orjson.loads(value)
+            obj["apiVersion"] = rt.api_version
+            return orjson.dumps(obj)
+        return value
+
+    def _object_response(
+        self,
+        rt: ResourceType,
+        request: Request,
+        obj: dict[str, Any],
+        media: MediaType,
+        *,
+        status: int = 200,
+        warnings: list[str] | None = None,
+    ) -> Response:
+        if media.table:
+            table = to_table(
+                rt=rt,
+                objects=[obj],
+                include_object=request.param("includeObject") or "Metadata",
+                resource_version=(obj.get("metadata") or {}).get("resourceVersion", ""),
+                now=datetime.now(UTC),
+            )
+            response = json_response(table, request, status=status)
+        else:
+            body = self.object_bytes(rt, orjson.dumps(obj))
+            response = raw_response(body, request, status=status, media=media)
+        for w in warnings or ():
+            response.headers.append(("Warning", f'299 - "{_escape(w)}"'))
+        return response
+
+    def _list_response(
+        self, rt: ResourceType, request: Request, page: ListPage, media: MediaType
+    ) -> Response:
+        if media.table:
+            table = to_table(
+                rt=rt,
+                objects=[e.obj for e in page.items],
+                include_object=request.param("includeObject") or "Metadata",
+                resource_version=str(page.rev),
+                continue_token=page.continue_token,
+                remaining=page.remaining,
+                now=datetime.now(UTC),
+            )
+            return json_response(table, request)
+        meta: dict[str, Any] = {"resourceVersion": str(page.rev)}
+        if page.continue_token:
+            meta["continue"] = page.continue_token
+        if page.remaining:
+            meta["remainingItemCount"] = page.remaining
+        head = b'{"kind":"%s","apiVersion":"%s","metadata":%s,"items":[' % (
+            rt.list_kind.encode(),
+            rt.api_version.encode(),
+            orjson.dumps(meta),
+        )
+        if rt.crd is not None and rt.storage_version and rt.storage_version != rt.version:
+            items = [self.object_bytes(rt, e.value) for e in page.items]
+        else:
+            items = [e.value for e in page.items]
+        body = head + b",".join(items) + b"]}"
+        return raw_response(body, request, media=media)
+
+    def _delete_response(
+        self, rt: ResourceType, request: Request, result: WriteResult, media: MediaType
+    ) -> Response:
+        strategy = self.registry.strategy(rt)
+        if result.deleted and not strategy.return_deleted_object:
+            meta = result.obj.get("metadata") or {}
+            details: dict[str, Any] = {"name": meta.get("name", "")}
+            if rt.group:
+                details["group"] = rt.group
+            details["kind"] = rt.plural
+            details["uid"] = meta.get("uid", "")
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            }
+            return json_response(status, request, media=media)
+        return self._object_response(rt, request, result.obj, media)
+
+    # --- dispatch ------------------------------------------------------------------------
+    async def handle(
+        self, request: Request, rp: ResourcePath, rt: ResourceType, user: UserInfo
+    ) -> Response | Stream:
+        method = request.method
+        if rt.verbs == ("create",):
+            if method != "POST" or rp.name:
+                raise StatusError.method_not_allowed()
+            return await self._virtual(request, rt, user)
+        if rp.subresource and rp.subresource not in rt.subresources:
+            raise StatusError.no_route()
+        if rt.namespaced and rp.name and not rp.namespace:
+            raise StatusError.no_route()
+        if not rt.namespaced and rp.namespace:
+            raise StatusError.no_route()
+        media = negotiate(request)
+        if not rp.name:
+            return await self._collection(request, rp, rt, media)
+        return await self._item(request, rp, rt, media)
+
+    async def _collection(
+        self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
+    ) -> Response | Stream:
+        method = request.method
+        if method in ("GET", "HEAD"):
+            if rp.watch_prefix or request.param("watch") in ("true", "1"):
+                raise StatusError.method_not_allowed()  # watch arrives with the watch cache
+            opts = list_options(request, rt)
+            page = await list_objects(
+                rt=rt,
+                namespace=rp.namespace,
+                opts=opts,
+                cache=self.registry.cache,
+                store=self.registry.store,
+            )
+            return self._list_response(rt, request, page, media)
+        if method == "POST":
+            if "create" not in rt.verbs:
+                raise StatusError.method_not_allowed()
+            body = decode_body(request, rt)
+            result = await self.registry.create(rt, rp.namespace, body, write_options(request))
+            return self._object_response(
+                rt, request, result.obj, media, status=201, warnings=result.warnings
+            )
+        if method == "DELETE":
+            if "deletecollection" not in rt.verbs:
+                raise StatusError.method_not_allowed()
+            return await self._delete_collection(request, rp, rt, media)
+        raise StatusError.method_not_allowed()
+
+    async def _item(
+        self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
+    ) -> Response:
+        method = request.method
+        if method in ("GET", "HEAD"):
+            entry = self.registry.get(rt, rp.namespace, rp.name)
+            if media.table:
+                return self._object_response(rt, request, entry.obj, media)
+            return raw_response(self.object_bytes(rt, entry.value), request, media=media)
+        if method == "PUT":
+            body = decode_body(request, rt)
+            result = await self.registry.update(
+                rt, rp.namespace, rp.name, body, write_options(request),
+                subresource=rp.subresource,
+            )
+            return self._object_response(
+                rt, request, result.obj, media, status=201 if result.created else 200,
+                warnings=result.warnings,
+            )
+        if method == "PATCH":
+            content_type = _media_base(request.headers.get("content-type", ""))
+            if content_type not in _PATCH_TYPES:
+                raise StatusError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types"
+                    f" include: {', '.join(_PATCH_TYPES)}, application/apply-patch+yaml",
+                )
+            result = await self.registry.patch(
+                rt, rp.namespace, rp.name, request.body, content_type, write_options(request),
+                subresource=rp.subresource,
+            )
+            return self._object_response(
+                rt, request, result.obj, media, warnings=result.warnings
+            )
+        if method == "DELETE":
+            if rp.subresource:
+                raise StatusError.method_not_allowed()
+            opts = self._delete_options(request, rt)
+            result = await self.registry.delete(rt, rp.namespace, rp.name, opts)
+            return self._delete_response(rt, request, result, media)
+        raise StatusError.method_not_allowed()
+
+    def _delete_options(self, request: Request, rt: ResourceType) -> DeleteOptions:
+        body: dict[str, Any] = {}
+        if request.body.strip():
+            body = decode_body(request, rt_delete_options(rt))
+        pre = body.get("preconditions") or {}
+        grace: Any = body.get("gracePeriodSeconds")
+        if request.param("gracePeriodSeconds"):
+            try:
+                grace = int(request.param("gracePeriodSeconds"))
+            except ValueError as exc:
+                raise StatusError.bad_request("gracePeriodSeconds must be an integer") from exc
+        policy = body.get("propagationPolicy") or request.param("propagationPolicy")
+        if policy and policy not in ("Orphan", "Background", "Foreground"):
+            raise StatusError.bad_request(
+                f'propagationPolicy: Unsupported value: "{policy}": supported values:'
+                ' "Foreground", "Background", "Orphan"'
+            )
+        dry = list(request.query.get("dryRun", [])) + list(body.get("dryRun") or [])
+        for value in dry:
+            if value != "All":
+                raise StatusError.bad_request(
+                    f'dryRun: Unsupported value: "{value}": supported values: "All"'
+                )
+        return DeleteOptions(
+            grace_period_seconds=grace if isinstance(grace, int) else None,
+            uid=str(pre.get("uid") or ""),
+            resource_version=str(pre.get("resourceVersion") or ""),
+            propagation_policy=str(policy or ""),
+            dry_run=bool(dry),
+        )
+
+    async def _delete_collection(
+        self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
+    ) -> Response:
+        opts = list_options(request, rt)
+        delete_opts = self._delete_options(request, rt)
+        page = await list_objects(
+            rt=rt,
+            namespace=rp.namespace,
+            opts=ListOptions(label=opts.label, field=opts.field),
+            cache=self.registry.cache,
+            store=self.registry.store,
+        )
+        deleted: list[dict[str, Any]] = []
+        for entry in page.items:
+            meta = entry.obj.get("metadata") or {}
+            try:
+                result = await self.registry.delete(
+                    rt, meta.get("namespace", ""), meta.get("name", ""), delete_opts
+                )
+            except StatusError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(result.obj)
+        body = {
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(self.registry.cache.rev)},
+            "items": deleted,
+        }
+        return json_response(body, request, media=media)
+
+    async def _virtual(self, request: Request, rt: ResourceType, user: UserInfo) -> Response:
+        body = decode_body(request, rt)
+        if rt.plural == "selfsubjectreviews":
+            user_info: dict[str, Any] = {"username": user.username}
+            if user.uid:
+                user_info["uid"] = user.uid
+            if user.groups:
+                user_info["groups"] = list(user.groups)
+            if user.extra:
+                user_info["extra"] = {k: list(v) for k, v in user.extra.items()}
+            out = {
+                "kind": rt.kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"creationTimestamp": now_rfc3339()},
+                "status": {"userInfo": user_info},
+            }
+            return json_response(out, request, status=201)
+        # SelfSubjectAccessReview: every authenticated user may do everything until RBAC.
+        out = {
+            "kind": rt.kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"creationTimestamp": None},
+            "spec": body.get("spec") or {},
+            "status": {"allowed": True, "reason": "strom authorizes every authenticated user"},
+        }
+        return json_response(out, request, status=201)
+
+
+def rt_delete_options(rt: ResourceType) -> ResourceType:
+    return ResourceType(
+        group="meta.k8s.io", version="v1", kind="DeleteOptions", plural="", singular="",
+        namespaced=False,
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,126 @@
+"""Turning results and `StatusError`s into responses, as kube-apiserver words them.
+
+This is the one place a `StatusError` becomes a `Status` body. It also decides the media type
+from `Accept` (JSON, YAML, or a meta.k8s.io Table), and pretty-prints for the user agents
+kube-apiserver pretty-prints for (curl, Wget, browsers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+
+from strom.errors import StatusError
+from strom.server.http import Request, Response
+
+__all__ = [
+    "MediaType",
+    "encode_status",
+    "json_response",
+    "negotiate",
+    "raw_response",
+    "status_response",
+]
+
+_PRETTY_AGENTS = ("curl", "wget", "mozilla/")
+_NOT_ACCEPTABLE = (
+    "only the following media types are accepted: application/json, application/yaml,"
+    " application/vnd.kubernetes.protobuf"
+)
+
+
+def wants_pretty(request: Request) -> bool:
+    if request.param("pretty") in ("true", "1"):
+        return True
+    ua = request.headers.get("user-agent", "").lower()
+    return ua.startswith(_PRETTY_AGENTS)
+
+
+def common_headers() -> list[tuple[str, str]]:
+    return [("Audit-Id", str(uuid.uuid4())), ("Cache-Control", "no-cache, private")]
+
+
+def encode_status(err: StatusError, *, pretty: bool) -> bytes:
+    if pretty:
+        return orjson.dumps(err.to_status(), option=orjson.OPT_INDENT_2) + b"\n"
+    return orjson.dumps(err.to_status())
+
+
+def status_response(err: StatusError, request: Request) -> Response:
+    headers = common_headers()
+    if err.retry_after:
+        headers.append(("Retry-After", str(err.retry_after)))
+    return Response(err.code, encode_status(err, pretty=wants_pretty(request)), headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaType:
+    """What the client accepts, as far as strom serves it."""
+
+    yaml: bool = False
+    table: bool = False  # as=Table;g=meta.k8s.io;v=v1
+    partial_metadata: bool = False  # as=PartialObjectMetadata(List)
+    discovery_v2: bool = False  # as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2
+
+
+JSON = MediaType()
+
+
+def negotiate(request: Request) -> MediaType:
+    """Pick the first acceptable media type from `Accept`, like kube-apiserver's negotiation."""
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return JSON
+    for clause in accept.split(","):
+        params = [p.strip() for p in clause.split(";")]
+        base = params[0].lower()
+        extra = dict(p.split("=", 1) for p in params[1:] if "=" in p)
+        if base in ("application/json", "*/*", "application/*"):
+            as_kind = extra.get("as", "")
+            group = extra.get("g", "")
+            if not as_kind:
+                return JSON
+            if as_kind == "Table" and group == "meta.k8s.io" and extra.get("v") in ("v1", "v1beta1"):
+                return MediaType(table=True)
+            if as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList") and (
+                group == "meta.k8s.io"
+            ):
+                return MediaType(partial_metadata=True)
+            if as_kind == "APIGroupDiscoveryList" and group == "apidiscovery.k8s.io":
+                if extra.get("v") in ("v2", "v2beta1"):
+                    return MediaType(discovery_v2=True)
+            continue
+        if base == "application/yaml" and "as" not in extra:
+            return MediaType(yaml=True)
+    raise StatusError.not_acceptable(_NOT_ACCEPTABLE)
+
+
+def json_response(
+    obj: Any,
+    request: Request,
+    *,
+    status: int = 200,
+    media: MediaType = JSON,
+) -> Response:
+    headers = common_headers()
+    if media.yaml:
+        body = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False).encode()
+        return Response(status, body, "application/yaml", headers)
+    if wants_pretty(request):
+        body = orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
+    else:
+        body = orjson.dumps(obj)
+    return Response(status, body, "application/json", headers)
+
+
+def raw_response(
+    body: bytes, request: Request, *, status: int = 200, media: MediaType = JSON
+) -> Response:
+    """A response from JSON bytes already serialized (the cache's fast path)."""
+    if media.yaml or wants_pretty(request):
+        return json_response(orjson.loads(body), request, status=status, media=media)
+    return Response(status, body, "application/json", common_headers())

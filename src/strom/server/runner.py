@@ -1,0 +1,170 @@
+"""`strom serve`: assemble the layers, start them in order, stop them in reverse.
+
+Start-up order: PKI and token file → store → state cache → controllers (system namespaces,
+CRDs) → listener → `admin.kubeconfig` written last, so a script that waits for that file
+finds a server that answers. SIGTERM/SIGINT: stop accepting, close connections (streams end
+with their final chunk), stop controllers, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strom.auth.authn import Authenticator, TokenFile, ensure_admin_token
+from strom.cache.state import StateCache
+from strom.pki.certs import PKIPaths, ensure_pki
+from strom.pki.kubeconfig import write_kubeconfig
+from strom.pki.tls import server_ssl_context
+from strom.registry.controllers import Controllers
+from strom.registry.kinds import BUILTIN
+from strom.registry.rest import Registry
+from strom.registry.types import TypeTable
+from strom.server.api import ResourceAPI
+from strom.server.app import App
+from strom.server.http import Connection, close_all, serve
+from strom.storage.sqlite import SQLiteStore
+
+__all__ = ["ServeConfig", "StartupError", "run"]
+
+log = logging.getLogger("strom")
+
+
+class StartupError(Exception):
+    """A start-up problem the user can fix; printed as one line, exit code 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    data_dir: Path
+    secure_port: int = 6443
+    bind_address: str = "127.0.0.1"
+    cert_dir: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_private_key_file: Path | None = None
+    tls_sans: tuple[str, ...] = ()
+    token_auth_file: Path | None = None
+    client_ca_file: Path | None = None
+    tls_keylog_file: Path | None = None
+    anonymous_auth: bool = False
+    max_requests_inflight: int = 400
+    kubeconfig_server: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _prepare_dirs(cfg: ServeConfig) -> Path:
+    try:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = cfg.data_dir / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(f"data dir {cfg.data_dir} is not usable: {exc.strerror}") from exc
+    pki_dir = cfg.cert_dir or cfg.data_dir / "pki"
+    try:
+        pki_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"cert dir {pki_dir} is not usable: {exc.strerror}") from exc
+    return pki_dir
+
+
+async def run(cfg: ServeConfig) -> None:
+    from strom.auth.authn import AuthConfigError
+    from strom.pki.certs import PKIError
+    from strom.storage.sqlite import DatabaseError
+
+    pki_dir = _prepare_dirs(cfg)
+    try:
+        pki = ensure_pki(cert_dir=pki_dir, sans=cfg.tls_sans)
+        token_path = cfg.token_auth_file or cfg.data_dir / "tokens.csv"
+        admin_token = ensure_admin_token(token_path)
+        tokens = TokenFile.load(token_path)
+    except (PKIError, AuthConfigError) as exc:
+        raise StartupError(str(exc)) from exc
+    cert_file = cfg.tls_cert_file or pki.server_crt
+    key_file = cfg.tls_private_key_file or pki.server_key
+    client_ca = cfg.client_ca_file or pki.ca_crt
+    try:
+        ssl_ctx = server_ssl_context(
+            cert_file=cert_file,
+            key_file=key_file,
+            client_ca_file=client_ca,
+            keylog_file=cfg.tls_keylog_file,
+        )
+    except (OSError, ValueError) as exc:
+        raise StartupError(f"TLS set-up failed: {exc}") from exc
+
+    store = SQLiteStore(cfg.data_dir / "strom.db")
+    try:
+        await store.start()
+    except DatabaseError as exc:
+        raise StartupError(f"database {cfg.data_dir / 'strom.db'} is unusable: {exc}") from exc
+    cache = StateCache(store)
+    types = TypeTable()
+    registry = Registry(store=store, cache=cache)
+    try:
+        await cache.start([rt.key_prefix for rt in BUILTIN])
+    except DatabaseError as exc:
+        raise StartupError(f"database {cfg.data_dir / 'strom.db'} is unusable: {exc}") from exc
+    controllers = Controllers(
+        registry=registry, cache=cache, types=types, ca_pem=pki.ca_crt.read_bytes()
+    )
+    await controllers.start()
+    app = App(
+        api=ResourceAPI(registry=registry, types=types),
+        types=types,
+        authenticator=Authenticator(token_file=tokens, client_ca_configured=True,
+                                    anonymous=cfg.anonymous_auth),
+        max_in_flight=cfg.max_requests_inflight,
+    )
+    connections: set[Connection] = set()
+    try:
+        server = await serve(
+            handler=app,
+            host=cfg.bind_address,
+            port=cfg.secure_port,
+            ssl_context=ssl_ctx,
+            connections=connections,
+        )
+    except OSError as exc:
+        await controllers.stop()
+        await store.close()
+        raise StartupError(
+            f"cannot listen on {cfg.bind_address}:{cfg.secure_port}: {exc.strerror}"
+        ) from exc
+    port = server.sockets[0].getsockname()[1]
+    app.ready = True
+    host = cfg.bind_address if ":" not in cfg.bind_address else f"[{cfg.bind_address}]"
+    if cfg.bind_address in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    server_url = cfg.kubeconfig_server or f"https://{host}:{port}"
+    kubeconfig = cfg.data_dir / "admin.kubeconfig"
+    write_kubeconfig(
+        path=kubeconfig,
+        server=server_url,
+        ca_pem=pki.ca_crt.read_bytes(),
+        token=admin_token,
+        client_cert_pem=pki.admin_crt.read_bytes(),
+        client_key_pem=pki.admin_key.read_bytes(),
+    )
+    print(f"strom serving on {server_url} (data in {cfg.data_dir.resolve()})", flush=True)
+    print(f"  CA:         {pki.ca_crt.resolve()}", flush=True)
+    print(f"  tokens:     {token_path.resolve()}", flush=True)
+    print(f"  export KUBECONFIG={kubeconfig.resolve()}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("strom: shutting down", file=sys.stderr, flush=True)
+    server.close()
+    await close_all(connections, timeout=5)
+    await controllers.stop()
+    await store.close()
