@@ -20,6 +20,7 @@ from typing import Any
 from strom.cache.state import StateCache
 from strom.errors import StatusError
 from strom.registry.kinds import BUILTIN, ResourceType
+from strom.registry.strategies import CRD_CLEANUP_FINALIZER
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions
 from strom.registry.types import TypeTable, types_from_crd
 from strom.storage.base import Change, ChangeType
@@ -29,7 +30,6 @@ __all__ = ["Controllers", "SYSTEM_NAMESPACES"]
 log = logging.getLogger(__name__)
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 _RETRY_SECONDS = 0.5
 
 

@@ -23,7 +23,6 @@ ALL_VERBS: tuple[str, ...] = (
     "update",
     "watch",
 )
-_NO_COLLECTION: tuple[str, ...] = ("create", "delete", "get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +156,6 @@ BUILTIN: tuple[ResourceType, ...] = (
         "services",
         short=("svc",),
         categories=_ALL,
-        verbs=_NO_COLLECTION,
         sub=("status",),
     ),
     # apps/v1

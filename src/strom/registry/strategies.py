@@ -15,7 +15,9 @@ from typing import Any
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import now_rfc3339
 
-__all__ = ["Strategy", "strategy_for"]
+__all__ = ["CRD_CLEANUP_FINALIZER", "Strategy", "strategy_for"]
+
+CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
 # Kinds whose metadata.generation kube-apiserver maintains (bumped on spec changes).
 _GENERATION = {
@@ -105,6 +107,10 @@ class CRDStrategy(Strategy):
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         super().prepare_for_create(obj)
+        meta = obj.setdefault("metadata", {})
+        finalizers = list(meta.get("finalizers") or ())
+        if CRD_CLEANUP_FINALIZER not in finalizers:
+            meta["finalizers"] = [*finalizers, CRD_CLEANUP_FINALIZER]
         spec = obj.get("spec") or {}
         names = dict(spec.get("names") or {})
         now = now_rfc3339()

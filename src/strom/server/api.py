@@ -8,6 +8,7 @@ plus the stored object, a list a join of stored objects.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -262,7 +263,10 @@ class ResourceAPI:
             if "create" not in rt.verbs:
                 raise StatusError.method_not_allowed()
             body = decode_body(request, rt)
-            result = await self.registry.create(rt, rp.namespace, body, write_options(request))
+            opts = write_options(request)
+            result = await self.registry.create(rt, rp.namespace, body, opts)
+            if rt.plural == "customresourcedefinitions" and not opts.dry_run:
+                await self._wait_crd_served(result.obj)
             return self._object_response(
                 rt, request, result.obj, media, status=201, warnings=result.warnings
             )
@@ -271,6 +275,13 @@ class ResourceAPI:
                 raise StatusError.method_not_allowed()
             return await self._delete_collection(request, rp, rt, media)
         raise StatusError.method_not_allowed()
+
+    async def _wait_crd_served(self, crd: dict[str, Any]) -> None:
+        """Answer a CRD create only once its resource is served (no 404/429 window)."""
+        meta = crd.get("metadata") or {}
+        rev = int(meta.get("resourceVersion") or 0)
+        with contextlib.suppress(TimeoutError):
+            await self.types.wait_for_crd(meta.get("name", ""), rev, timeout=10)
 
     async def _item(
         self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
@@ -379,8 +390,9 @@ class ResourceAPI:
         return json_response(body, request, media=media)
 
     async def _virtual(self, request: Request, rt: ResourceType, user: UserInfo) -> Response:
-        body = decode_body(request, rt)
         if rt.plural == "selfsubjectreviews":
+            # The request carries nothing but its type (kubectl sends it as protobuf): the
+            # answer depends only on who asks, so the body is not decoded.
             user_info: dict[str, Any] = {"username": user.username}
             if user.uid:
                 user_info["uid"] = user.uid
@@ -396,6 +408,7 @@ class ResourceAPI:
             }
             return json_response(out, request, status=201)
         # SelfSubjectAccessReview: every authenticated user may do everything until RBAC.
+        body = decode_body(request, rt)
         out = {
             "kind": rt.kind,
             "apiVersion": rt.api_version,

@@ -8,8 +8,6 @@ or resources. Every `StatusError` raised below becomes a response here and only 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 import orjson
 
 from strom import __version__
@@ -68,13 +66,18 @@ class App:
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.ready = False
+        self.server_address = "127.0.0.1:6443"  # set by the runner once the port is known
         self._docs: ApiDocs | None = None
         self._docs_generation = -1
 
     @property
     def docs(self) -> ApiDocs:
         if self._docs is None or self._docs_generation != self.types.generation:
-            self._docs = ApiDocs(self.types.all(), server_version=KUBE_VERSION["gitVersion"])
+            self._docs = ApiDocs.for_types(
+                self.types.all(),
+                server_version=KUBE_VERSION["gitVersion"],
+                server_address=self.server_address,
+            )
             self._docs_generation = self.types.generation
         return self._docs
 
@@ -204,7 +207,3 @@ def _static(body: bytes, request: Request, *, etag: str, ctype: str) -> Response
             return Response(304, b"", "", headers)
     headers.append(("Last-Modified", "Wed, 25 Nov 2026 00:00:00 GMT"))
     return Response(200, body, ctype, headers)
-
-
-def _unused(_: Any) -> None:  # pragma: no cover - keeps imports honest for mypy
-    return None

@@ -167,8 +167,8 @@ class Connection(asyncio.Protocol):
 
     # --- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's SSL transport is not an asyncio.Transport subclass but has its interface.
+        self.transport = transport  # type: ignore[assignment]
         self._tracker.add(self)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:

@@ -142,6 +142,7 @@ async def run(cfg: ServeConfig) -> None:
     host = cfg.bind_address if ":" not in cfg.bind_address else f"[{cfg.bind_address}]"
     if cfg.bind_address in ("0.0.0.0", "::"):
         host = "127.0.0.1"
+    app.server_address = f"{host}:{port}"
     server_url = cfg.kubeconfig_server or f"https://{host}:{port}"
     kubeconfig = cfg.data_dir / "admin.kubeconfig"
     write_kubeconfig(

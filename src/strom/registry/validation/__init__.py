@@ -1,0 +1,127 @@
+"""Write-time validation: the causes of kube-apiserver's 422 Invalid, word for word.
+
+`validate_create` / `validate_update` return the `details.causes` kube-apiserver would send
+for an object (empty when it is valid); the caller raises `StatusError.invalid(kind, name,
+causes)`. Objects are expected to be defaulted already, as kube validates after defaulting,
+and a cluster-scoped object's namespace to be cleared. `unknown_fields` serves
+fieldValidation=Strict|Warn and `prune_custom_resource` the silent pruning of custom resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from strom.errors import Cause
+from strom.registry.kinds import ResourceType
+
+from . import apps, core, crd, pods
+from .meta import (
+    NameFn,
+    as_map,
+    name_is_dns1035_label,
+    name_is_dns_label,
+    name_is_dns_subdomain,
+    name_is_path_segment,
+    validate_object_meta,
+    validate_object_meta_update,
+)
+from .schema import validate_against_schema
+from .unknown_fields import crd_schema, prune_custom_resource, unknown_fields
+
+__all__ = ["prune_custom_resource", "unknown_fields", "validate_create", "validate_update"]
+
+_Obj = Mapping[str, Any]
+_WORKLOADS = {
+    ("apps", "Deployment"),
+    ("apps", "ReplicaSet"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+}
+_RBAC = "rbac.authorization.k8s.io"
+
+# Kind-specific rules beyond ObjectMeta: create(obj) and update(new, old).
+_CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
+    ("", "ConfigMap"): core.validate_config_map,
+    ("", "Secret"): core.validate_secret,
+    ("", "Service"): core.validate_service,
+    ("coordination.k8s.io", "Lease"): core.validate_lease,
+}
+_UPDATE_RULES: dict[tuple[str, str], Callable[[_Obj, _Obj], list[Cause]]] = {
+    ("", "ConfigMap"): core.validate_config_map_update,
+    ("", "Secret"): core.validate_secret_update,
+    ("", "Service"): core.validate_service_update,
+    ("coordination.k8s.io", "Lease"): lambda new, _old: core.validate_lease(new),
+}
+
+
+def _name_fn(rt: ResourceType) -> NameFn:
+    """The name rule of a kind (each kind's ValidateXName upstream)."""
+    if rt.crd is None and rt.group == "" and rt.kind == "Namespace":
+        return name_is_dns_label
+    if rt.crd is None and rt.group == "" and rt.kind == "Service":
+        return name_is_dns1035_label
+    if rt.crd is None and rt.group == _RBAC:
+        return name_is_path_segment
+    return name_is_dns_subdomain
+
+
+def _key(rt: ResourceType) -> tuple[str, str]:
+    return (rt.group, rt.kind)
+
+
+def _meta(obj: _Obj) -> _Obj:
+    return as_map(obj.get("metadata"))
+
+
+def _dedupe(causes: list[Cause]) -> list[Cause]:
+    """kube drops repeated messages from the text; repeated causes add nothing either."""
+    seen: set[Cause] = set()
+    out = []
+    for cause in causes:
+        if cause not in seen:
+            seen.add(cause)
+            out.append(cause)
+    return out
+
+
+def validate_create(rt: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
+    """The causes kube-apiserver would report creating `obj` as `rt` (empty: valid)."""
+    key = _key(rt)
+    if rt.crd is not None:
+        causes = validate_object_meta(
+            _meta(obj), namespaced=rt.namespaced, name_fn=name_is_dns_subdomain, kube=False
+        )
+        schema = crd_schema(rt)
+        return _dedupe(causes + (validate_against_schema(schema, obj) if schema else []))
+    if key == ("", "Pod"):
+        return _dedupe(pods.validate_pod(obj))
+    if key in _WORKLOADS:
+        return _dedupe(apps.validate_workload(rt.kind, obj))
+    if key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+        return _dedupe(crd.validate_crd(obj))
+    causes = validate_object_meta(_meta(obj), namespaced=rt.namespaced, name_fn=_name_fn(rt))
+    rules = _CREATE_RULES.get(key)
+    return _dedupe(causes + (rules(obj) if rules else []))
+
+
+def validate_update(
+    rt: ResourceType, new: Mapping[str, Any], old: Mapping[str, Any]
+) -> list[Cause]:
+    """The causes kube-apiserver would report replacing `old` by `new` (empty: valid)."""
+    key = _key(rt)
+    if rt.crd is not None:
+        causes = validate_object_meta_update(_meta(new), _meta(old), kube=False)
+        schema = crd_schema(rt)
+        return _dedupe(causes + (validate_against_schema(schema, new) if schema else []))
+    if key == ("", "Pod"):
+        return _dedupe(pods.validate_pod_update(new, old))
+    if key in _WORKLOADS:
+        return _dedupe(apps.validate_workload_update(rt.kind, new, old))
+    if key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+        return _dedupe(crd.validate_crd_update(new, old))
+    causes = validate_object_meta_update(_meta(new), _meta(old))
+    rules = _UPDATE_RULES.get(key)
+    return _dedupe(causes + (rules(new, old) if rules else []))
