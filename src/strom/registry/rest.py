@@ -21,13 +21,6 @@ from strom.errors import Cause, StatusError
 from strom.registry import validation
 
 from strom.registry import defaults
-
-if not hasattr(defaults, "apply_defaults"):  # TEMPORARY until the defaults package lands
-    import types as _t
-
-    defaults = _t.SimpleNamespace(  # type: ignore[assignment]
-        apply_defaults=lambda rt, obj: None, initial_status=lambda rt, obj: None
-    )
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
 from strom.registry.patch import apply_patch

@@ -113,6 +113,9 @@ class CRDStrategy(Strategy):
             meta["finalizers"] = [*finalizers, CRD_CLEANUP_FINALIZER]
         spec = obj.get("spec") or {}
         names = dict(spec.get("names") or {})
+        kind = str(names.get("kind") or "")
+        names.setdefault("singular", kind.lower())
+        names.setdefault("listKind", f"{kind}List")
         now = now_rfc3339()
         obj["status"] = {
             "conditions": [
