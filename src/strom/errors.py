@@ -121,9 +121,7 @@ class StatusError(Exception):
         return cls(401, "Unauthorized", message)
 
     @classmethod
-    def forbidden(
-        cls, resource: str, name: str, message: str, *, group: str = ""
-    ) -> StatusError:
+    def forbidden(cls, resource: str, name: str, message: str, *, group: str = "") -> StatusError:
         """`<resource> "<name>" is forbidden: <message>` as NewForbidden words it."""
         qualified = _qualified(resource, group)
         if name:
@@ -194,9 +192,7 @@ class StatusError(Exception):
 
     @classmethod
     def too_large(cls, limit: int) -> StatusError:
-        return cls(
-            413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}"
-        )
+        return cls(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
     @classmethod
     def unsupported_media_type(cls) -> StatusError:
@@ -208,9 +204,7 @@ class StatusError(Exception):
         )
 
     @classmethod
-    def invalid(
-        cls, kind: str, name: str, causes: list[Cause], *, group: str = ""
-    ) -> StatusError:
+    def invalid(cls, kind: str, name: str, causes: list[Cause], *, group: str = "") -> StatusError:
         """422 Invalid as NewInvalid words it: `Kind "name" is invalid: <field errors>`."""
         parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
         joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"

@@ -133,11 +133,16 @@ def kubectl(server: StromServer) -> Callable[..., subprocess.CompletedProcess[st
     binary = kubectl_path()
     cache_dir = server.data_dir / "kube-cache"
 
-    def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 60
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "KUBECONFIG": str(server.kubeconfig), "KUBECACHEDIR": str(cache_dir)}
         proc = subprocess.run(
-            [binary, *args], input=input, capture_output=True, text=True, timeout=timeout,
+            [binary, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             env=env,
         )
         if check and proc.returncode != 0:

@@ -54,8 +54,10 @@ def _writer(server: StromServer, prefix: str, acked: list[str], stop: threading.
                 "POST",
                 "/api/v1/namespaces/burst/configmaps",
                 body=body,
-                headers={"Authorization": f"Bearer {server.token}",
-                         "Content-Type": "application/json"},
+                headers={
+                    "Authorization": f"Bearer {server.token}",
+                    "Content-Type": "application/json",
+                },
             )
             resp = conn.getresponse()
             resp.read()
@@ -75,9 +77,7 @@ def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(
         acked: list[list[str]] = [[] for _ in range(8)]
         stop = threading.Event()
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            futures = [
-                pool.submit(_writer, server, f"w{n}", acked[n], stop) for n in range(8)
-            ]
+            futures = [pool.submit(_writer, server, f"w{n}", acked[n], stop) for n in range(8)]
             deadline = time.monotonic() + 20
             while sum(map(len, acked)) < 300:
                 if time.monotonic() > deadline:
@@ -110,7 +110,10 @@ def test_startup_errors_are_one_line(tmp_path: Path) -> None:
     def serve(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "strom.cli.main", "serve", *args],
-            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
         )
 
     # Port already in use.

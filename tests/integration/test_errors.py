@@ -113,9 +113,7 @@ def test_404_missing_object_namespace_and_resource(api: Api, ns: str) -> None:
         404, "NotFound", 'namespaces "nope" not found', {"name": "nope", "kind": "namespaces"}
     )
     r = api.get(f"/api/v1/namespaces/{ns}/widgets")
-    assert r.json == status(
-        404, "NotFound", "the server could not find the requested resource", {}
-    )
+    assert r.json == status(404, "NotFound", "the server could not find the requested resource", {})
     r = api.get("/apis/apps/v1/namespaces/default/deployments/nope")
     assert r.json["details"] == {"name": "nope", "group": "apps", "kind": "deployments"}
     assert r.json["message"] == 'deployments.apps "nope" not found'
@@ -152,11 +150,17 @@ def test_409_already_exists_and_conflict(api: Api, ns: str) -> None:
     r = api.post(f"/api/v1/namespaces/{ns}/configmaps", cm)
     assert r.status == 409
     assert r.json == status(
-        409, "AlreadyExists", 'configmaps "dup" already exists', {"name": "dup", "kind": "configmaps"}
+        409,
+        "AlreadyExists",
+        'configmaps "dup" already exists',
+        {"name": "dup", "kind": "configmaps"},
     )
     current = api.get(f"/api/v1/namespaces/{ns}/configmaps/dup").json
     stale = dict(current, data={"k": "mine"})
-    assert api.put(f"/api/v1/namespaces/{ns}/configmaps/dup", dict(current, data={"k": "2"})).status == 200
+    assert (
+        api.put(f"/api/v1/namespaces/{ns}/configmaps/dup", dict(current, data={"k": "2"})).status
+        == 200
+    )
     r = api.put(f"/api/v1/namespaces/{ns}/configmaps/dup", stale)
     assert r.status == 409
     assert r.json == status(
@@ -222,10 +226,15 @@ def test_422_invalid_name_and_data_key(api: Api, ns: str) -> None:
 
 
 def test_422_json_patch_test_failed(api: Api, ns: str) -> None:
-    api.post(f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "jp"}, "data": {"k": "v"}})
+    api.post(
+        f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "jp"}, "data": {"k": "v"}}
+    )
     r = api.patch(
         f"/api/v1/namespaces/{ns}/configmaps/jp",
-        [{"op": "test", "path": "/data/k", "value": "not-v"}, {"op": "replace", "path": "/data/k", "value": "w"}],
+        [
+            {"op": "test", "path": "/data/k", "value": "not-v"},
+            {"op": "replace", "path": "/data/k", "value": "w"},
+        ],
         "application/json-patch+json",
     )
     assert r.status == 422

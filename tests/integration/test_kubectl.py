@@ -1,4 +1,4 @@
-"""The new user's tour with the real kubectl: apply, get, label, annotate, patch, delete, explain."""
+"""The new user's tour with real kubectl: apply, get, label, annotate, patch, delete, explain."""
 
 from __future__ import annotations
 
@@ -141,7 +141,9 @@ def _no_warnings(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Warning" not in proc.stderr and "warning" not in proc.stderr.lower(), proc.stderr
 
 
-def test_apply_twice_get_label_annotate_patch_delete(kubectl: Kubectl, tour: dict[str, str]) -> None:
+def test_apply_twice_get_label_annotate_patch_delete(
+    kubectl: Kubectl, tour: dict[str, str]
+) -> None:
     ns = tour["ns"]
     manifest = MANIFEST.format(**tour)
     first = kubectl("apply", "-f", "-", input=manifest)
@@ -157,7 +159,13 @@ def test_apply_twice_get_label_annotate_patch_delete(kubectl: Kubectl, tour: dic
     assert pods.stdout.split("\n")[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert "app-pod" in pods.stdout and "Pending" in pods.stdout
     deploys = kubectl("get", "deployments", "-n", ns)
-    assert deploys.stdout.split("\n")[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert deploys.stdout.split("\n")[0].split() == [
+        "NAME",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "AGE",
+    ]
     wide = kubectl("get", "pods", "-n", ns, "-o", "wide")
     assert "NOMINATED NODE" in wide.stdout
     as_json = json.loads(kubectl("get", "configmap", "app-config", "-n", ns, "-o", "json").stdout)
@@ -170,12 +178,35 @@ def test_apply_twice_get_label_annotate_patch_delete(kubectl: Kubectl, tour: dic
 
     kubectl("label", "configmap", "app-config", "-n", ns, "tier=backend")
     kubectl("annotate", "configmap", "app-config", "-n", ns, "note=hello")
-    kubectl("patch", "configmap", "app-config", "-n", ns, "--type=merge",
-            "-p", '{"data":{"merged":"yes"}}')
-    kubectl("patch", "configmap", "app-config", "-n", ns, "--type=json",
-            "-p", '[{"op":"add","path":"/data/json","value":"yes"}]')
-    kubectl("patch", "deployment", "app", "-n", ns,
-            "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"main","image":"nginx:1.28"}]}}}}')
+    kubectl(
+        "patch",
+        "configmap",
+        "app-config",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        '{"data":{"merged":"yes"}}',
+    )
+    kubectl(
+        "patch",
+        "configmap",
+        "app-config",
+        "-n",
+        ns,
+        "--type=json",
+        "-p",
+        '[{"op":"add","path":"/data/json","value":"yes"}]',
+    )
+    kubectl(
+        "patch",
+        "deployment",
+        "app",
+        "-n",
+        ns,
+        "-p",
+        '{"spec":{"template":{"spec":{"containers":[{"name":"main","image":"nginx:1.28"}]}}}}',
+    )
     cm = json.loads(kubectl("get", "configmap", "app-config", "-n", ns, "-o", "json").stdout)
     assert cm["metadata"]["labels"] == {"tier": "backend"}
     assert cm["metadata"]["annotations"]["note"] == "hello"

@@ -129,9 +129,16 @@ def test_custom_objects(k8s: client.ApiClient, ns: str, api: Api) -> None:
     custom = client.CustomObjectsApi(k8s)
     # Served the moment the create returns: no 404/429 window.
     obj = custom.create_namespaced_custom_object(
-        "example.org", "v1", ns, plural,
-        {"apiVersion": "example.org/v1", "kind": "Gadget" + plural[7:],
-         "metadata": {"name": "g1"}, "spec": {"x": 1}},
+        "example.org",
+        "v1",
+        ns,
+        plural,
+        {
+            "apiVersion": "example.org/v1",
+            "kind": "Gadget" + plural[7:],
+            "metadata": {"name": "g1"},
+            "spec": {"x": 1},
+        },
     )
     assert obj["metadata"]["generation"] == 1
     got = custom.get_namespaced_custom_object("example.org", "v1", ns, plural, "g1")
@@ -149,6 +156,11 @@ def test_custom_objects(k8s: client.ApiClient, ns: str, api: Api) -> None:
     custom.delete_namespaced_custom_object("example.org", "v1", ns, plural, "g1")
     ext.delete_custom_resource_definition(f"{plural}.example.org")
     wait_for(
-        lambda: api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{plural}.example.org").status == 404,
+        lambda: (
+            api.get(
+                f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{plural}.example.org"
+            ).status
+            == 404
+        ),
         what="CRD removal",
     )

@@ -72,15 +72,19 @@ def field_error(text: str, **kind: Any) -> str:
         ("a in ()", [{"a": ""}], [{}, {"a": "x"}]),  # "()" is the set {""}
         ("a in (x,,y)", [{"a": ""}, {"a": "x"}], [{}, {"a": "z"}]),
         ("a in (x,)", [{"a": ""}, {"a": "x"}], [{"a": "y"}]),
-        ("a=b,c!=d,!e", [{"a": "b"}, {"a": "b", "c": "x"}],
-         [{"a": "b", "c": "d"}, {"a": "b", "e": ""}]),
+        (
+            "a=b,c!=d,!e",
+            [{"a": "b"}, {"a": "b", "c": "x"}],
+            [{"a": "b", "c": "d"}, {"a": "b", "e": ""}],
+        ),
         ("  a = b ,\tc\n", [{"a": "b", "c": ""}], [{"a": "b"}]),
         ("in in (in, notin)", [{"in": "in"}, {"in": "notin"}], [{"in": "x"}]),
         ("example.com/k-1.x_y=V.1", [{"example.com/k-1.x_y": "V.1"}], [{"k-1.x_y": "V.1"}]),
     ],
 )
-def test_label_operators(text: str, matching: list[dict[str, str]],
-                         not_matching: list[dict[str, str]]) -> None:
+def test_label_operators(
+    text: str, matching: list[dict[str, str]], not_matching: list[dict[str, str]]
+) -> None:
     selector = parse_label_selector(text)
     assert not selector.empty
     for labels in matching:
@@ -154,7 +158,8 @@ def test_label_syntax_errors(text: str, message: str) -> None:
 def test_label_key_errors() -> None:
     assert label_error("x/y/z") == (
         'unable to parse requirement: <nil>: Invalid value: "x/y/z": a valid label key '
-        + NAME_RULE + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        + NAME_RULE
+        + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
     )
     assert label_error("/a") == (
         'unable to parse requirement: <nil>: Invalid value: "/a": prefix part must be non-empty'
@@ -182,8 +187,11 @@ def test_label_value_errors() -> None:
     )
     # values are sorted before validation, errors aggregate in brackets
     assert label_error("a in (y_,-x)") == (
-        'unable to parse requirement: [values[0][a]: Invalid value: "-x": ' + VALUE_RULE
-        + ', values[1][a]: Invalid value: "y_": ' + VALUE_RULE + "]"
+        'unable to parse requirement: [values[0][a]: Invalid value: "-x": '
+        + VALUE_RULE
+        + ', values[1][a]: Invalid value: "y_": '
+        + VALUE_RULE
+        + "]"
     )
     assert label_error("a=" + "v" * 64) == (
         f'unable to parse requirement: values[0][a]: Invalid value: "{"v" * 64}": must be no more'
@@ -208,15 +216,17 @@ def test_gt_lt_value_errors() -> None:
 
 # --- selector from a metav1.LabelSelector -------------------------------------------------------
 def test_selector_from_object() -> None:
-    selector = label_selector_from_object({
-        "matchLabels": {"app": "web"},
-        "matchExpressions": [
-            {"key": "tier", "operator": "In", "values": ["a", "b"]},
-            {"key": "env", "operator": "NotIn", "values": ["prod"]},
-            {"key": "track", "operator": "Exists"},
-            {"key": "legacy", "operator": "DoesNotExist"},
-        ],
-    })
+    selector = label_selector_from_object(
+        {
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["a", "b"]},
+                {"key": "env", "operator": "NotIn", "values": ["prod"]},
+                {"key": "track", "operator": "Exists"},
+                {"key": "legacy", "operator": "DoesNotExist"},
+            ],
+        }
+    )
     assert selector.matches({"app": "web", "tier": "a", "track": ""})
     assert selector.matches({"app": "web", "tier": "b", "track": "x", "env": "dev"})
     assert not selector.matches({"app": "web", "tier": "a", "track": "", "env": "prod"})
@@ -329,32 +339,85 @@ def test_unsupported_field_messages() -> None:
 @pytest.mark.parametrize(
     ("group", "kind", "accepted", "refused"),
     [
-        ("", "Pod", ["metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy",
-                     "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
-                     "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName",
-                     "spec.host"], ["spec.hostIPC", "status.hostIP"]),
-        ("", "Event", ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-                       "involvedObject.uid", "involvedObject.apiVersion",
-                       "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-                       "reportingComponent", "source", "type", "metadata.name",
-                       "metadata.namespace"], ["regarding.name", "message"]),
-        ("events.k8s.io", "Event", ["regarding.kind", "regarding.name", "reportingController",
-                                    "reason", "source", "type", "metadata.name"],
-         ["involvedObject.name", "reportingComponent"]),
+        (
+            "",
+            "Pod",
+            [
+                "metadata.name",
+                "metadata.namespace",
+                "spec.nodeName",
+                "spec.restartPolicy",
+                "spec.schedulerName",
+                "spec.serviceAccountName",
+                "spec.hostNetwork",
+                "status.phase",
+                "status.podIP",
+                "status.podIPs",
+                "status.nominatedNodeName",
+                "spec.host",
+            ],
+            ["spec.hostIPC", "status.hostIP"],
+        ),
+        (
+            "",
+            "Event",
+            [
+                "involvedObject.kind",
+                "involvedObject.namespace",
+                "involvedObject.name",
+                "involvedObject.uid",
+                "involvedObject.apiVersion",
+                "involvedObject.resourceVersion",
+                "involvedObject.fieldPath",
+                "reason",
+                "reportingComponent",
+                "source",
+                "type",
+                "metadata.name",
+                "metadata.namespace",
+            ],
+            ["regarding.name", "message"],
+        ),
+        (
+            "events.k8s.io",
+            "Event",
+            [
+                "regarding.kind",
+                "regarding.name",
+                "reportingController",
+                "reason",
+                "source",
+                "type",
+                "metadata.name",
+            ],
+            ["involvedObject.name", "reportingComponent"],
+        ),
         ("", "Secret", ["type", "metadata.name", "metadata.namespace"], ["data"]),
         ("", "Namespace", ["status.phase", "metadata.name"], ["metadata.namespace", "name"]),
         ("", "Node", ["spec.unschedulable", "metadata.name"], ["metadata.namespace"]),
         ("", "ReplicationController", ["status.replicas", "metadata.namespace"], ["spec.replicas"]),
         ("", "Service", ["spec.clusterIP", "spec.type", "metadata.namespace"], ["spec.ports"]),
         ("batch", "Job", ["status.successful", "metadata.namespace"], ["status.succeeded"]),
-        ("certificates.k8s.io", "CertificateSigningRequest", ["spec.signerName", "metadata.name"],
-         ["metadata.namespace"]),
-        ("certificates.k8s.io", "PodCertificateRequest", ["spec.podName", "spec.nodeName"],
-         ["metadata.namespace"]),
+        (
+            "certificates.k8s.io",
+            "CertificateSigningRequest",
+            ["spec.signerName", "metadata.name"],
+            ["metadata.namespace"],
+        ),
+        (
+            "certificates.k8s.io",
+            "PodCertificateRequest",
+            ["spec.podName", "spec.nodeName"],
+            ["metadata.namespace"],
+        ),
         ("resource.k8s.io", "ResourceSlice", ["spec.nodeName", "spec.driver"], ["spec.pool"]),
         ("apps", "Deployment", ["metadata.name", "metadata.namespace"], ["status.replicas"]),
-        ("storage.k8s.io", "StorageClass", ["metadata.name", "metadata.namespace"],
-         ["provisioner"]),
+        (
+            "storage.k8s.io",
+            "StorageClass",
+            ["metadata.name", "metadata.namespace"],
+            ["provisioner"],
+        ),
     ],
 )
 def test_per_kind_support(group: str, kind: str, accepted: list[str], refused: list[str]) -> None:
@@ -380,7 +443,8 @@ def test_pod_field_values() -> None:
     assert not ip.matches(pod(status__podIPs=[{"ip": "fd00::1"}, {"ip": "10.0.0.1"}]))
     # accepted upstream but never filled in: only "" matches
     assert not parse_field_selector("status.podIPs=10.0.0.1", **POD).matches(
-        pod(status__podIPs=[{"ip": "10.0.0.1"}]))
+        pod(status__podIPs=[{"ip": "10.0.0.1"}])
+    )
 
 
 def test_other_kinds_field_values() -> None:
@@ -400,14 +464,24 @@ def test_other_kinds_field_values() -> None:
 
 
 def test_event_fields_read_both_event_shapes() -> None:
-    core = {"involvedObject": {"kind": "Pod", "name": "p"}, "reason": "Started",
-            "source": {"component": "kubelet"}, "reportingComponent": "kubelet-r"}
-    new = {"regarding": {"kind": "Pod", "name": "p"}, "reason": "Started",
-           "reportingController": "ctrl", "deprecatedSource": {}}
-    core_sel = parse_field_selector("involvedObject.name=p,involvedObject.kind=Pod", group="",
-                                    kind="Event")
-    new_sel = parse_field_selector("regarding.name=p,regarding.kind=Pod", group="events.k8s.io",
-                                   kind="Event")
+    core = {
+        "involvedObject": {"kind": "Pod", "name": "p"},
+        "reason": "Started",
+        "source": {"component": "kubelet"},
+        "reportingComponent": "kubelet-r",
+    }
+    new = {
+        "regarding": {"kind": "Pod", "name": "p"},
+        "reason": "Started",
+        "reportingController": "ctrl",
+        "deprecatedSource": {},
+    }
+    core_sel = parse_field_selector(
+        "involvedObject.name=p,involvedObject.kind=Pod", group="", kind="Event"
+    )
+    new_sel = parse_field_selector(
+        "regarding.name=p,regarding.kind=Pod", group="events.k8s.io", kind="Event"
+    )
     for selector in (core_sel, new_sel):
         assert selector.matches(core) and selector.matches(new)
         assert not selector.matches({"involvedObject": {"kind": "Pod", "name": "q"}})
@@ -420,10 +494,15 @@ def test_event_fields_read_both_event_shapes() -> None:
 
 
 def test_custom_resource_fields() -> None:
-    widget: dict[str, Any] = {"group": "example.com", "kind": "Widget",
-              "selectable": [".spec.color", ".spec.size", ".spec.on"]}
-    obj = {"metadata": {"name": "w", "namespace": "ns"},
-           "spec": {"color": "red", "size": 3, "on": True}}
+    widget: dict[str, Any] = {
+        "group": "example.com",
+        "kind": "Widget",
+        "selectable": [".spec.color", ".spec.size", ".spec.on"],
+    }
+    obj = {
+        "metadata": {"name": "w", "namespace": "ns"},
+        "spec": {"color": "red", "size": 3, "on": True},
+    }
     assert parse_field_selector("spec.color=red", **widget).matches(obj)
     assert parse_field_selector("spec.size=3,spec.on=true", **widget).matches(obj)
     assert parse_field_selector("spec.color=", **widget).matches({"spec": {}})

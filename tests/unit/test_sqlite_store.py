@@ -94,16 +94,16 @@ def test_list_at_revision_and_pagination(tmp_path: Path) -> None:
         await store.delete("/registry/cm/ns/b", expected_rev=0)
         await store.create("/registry/cm/ns/d", obj("d"))
         await store.create("/registry/cmx/ns/z", obj("z"))  # outside the prefix
-        now = await store.list("/registry/cm/")
+        now = await store.list_prefix("/registry/cm/")
         assert [kv.key.rsplit("/", 1)[1] for kv in now.items] == ["a", "c", "d"]
-        then = await store.list("/registry/cm/", rev=rev)
+        then = await store.list_prefix("/registry/cm/", rev=rev)
         assert [kv.key.rsplit("/", 1)[1] for kv in then.items] == ["a", "b", "c"]
-        page = await store.list("/registry/cm/", rev=rev, limit=2)
+        page = await store.list_prefix("/registry/cm/", rev=rev, limit=2)
         assert page.more and len(page.items) == 2
-        rest = await store.list("/registry/cm/", rev=rev, start_after=page.items[-1].key)
+        rest = await store.list_prefix("/registry/cm/", rev=rev, start_after=page.items[-1].key)
         assert [kv.key.rsplit("/", 1)[1] for kv in rest.items] == ["c"]
         with pytest.raises(FutureRevision):
-            await store.list("/registry/cm/", rev=store.current_rev + 5)
+            await store.list_prefix("/registry/cm/", rev=store.current_rev + 5)
 
     run(tmp_path, body)
 
@@ -143,8 +143,8 @@ def test_history_and_compaction(tmp_path: Path) -> None:
         with pytest.raises(Compacted):
             await store.changes_since(a.rev)
         with pytest.raises(Compacted):
-            await store.list("/registry/cm/", rev=a.rev)
-        live = await store.list("/registry/cm/")
+            await store.list_prefix("/registry/cm/", rev=a.rev)
+        live = await store.list_prefix("/registry/cm/")
         assert [kv.key for kv in live.items] == [a.key]  # current state survives compaction
         again = await store.create(b.key, obj("b"))  # a compacted-away key can come back
         assert again.rev > d.rev

@@ -117,7 +117,7 @@ class StateCache:
         # Changes arriving while the list runs are applied by _on_changes already; the list is
         # at a revision <= theirs, so an entry from the list loses to anything newer.
         try:
-            result = await self._store.list(prefix)
+            result = await self._store.list_prefix(prefix)
         except BaseException:
             del self._states[prefix]
             raise

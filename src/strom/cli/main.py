@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -38,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--tls-san", action="append", default=[], help="extra SAN for the serving cert"
     )
-    serve.add_argument("--token-auth-file", type=Path, help="token,user,uid,\"groups\" CSV")
+    serve.add_argument("--token-auth-file", type=Path, help='token,user,uid,"groups" CSV')
     serve.add_argument("--client-ca-file", type=Path, help="CA for x509 client certificates")
     serve.add_argument("--tls-keylog-file", type=Path, help="write NSS key-log lines (debug)")
     serve.add_argument(

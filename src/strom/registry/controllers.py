@@ -20,12 +20,12 @@ from typing import Any
 from strom.cache.state import StateCache
 from strom.errors import StatusError
 from strom.registry.kinds import BUILTIN, ResourceType
-from strom.registry.strategies import CRD_CLEANUP_FINALIZER
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions
+from strom.registry.strategies import CRD_CLEANUP_FINALIZER
 from strom.registry.types import TypeTable, types_from_crd
 from strom.storage.base import Change, ChangeType
 
-__all__ = ["Controllers", "SYSTEM_NAMESPACES"]
+__all__ = ["SYSTEM_NAMESPACES", "Controllers"]
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,7 @@ class Controllers:
             await self._sync_crd(entry.obj["metadata"]["name"])
         for name in SYSTEM_NAMESPACES:
             if self.registry.lookup(NAMESPACES, "", name) is None:
-                await self.registry.create_system(
-                    NAMESPACES, "", {"metadata": {"name": name}}
-                )
+                await self.registry.create_system(NAMESPACES, "", {"metadata": {"name": name}})
         for entry in list(self._state(NAMESPACES).entries.values()):
             self._namespaces.add(entry.obj["metadata"]["name"])
         self._tasks = [
@@ -199,7 +197,10 @@ class Controllers:
                     continue
                 with contextlib.suppress(StatusError):
                     result = await self.registry.delete(
-                        rt, namespace, entry.obj["metadata"]["name"], DeleteOptions(grace_period_seconds=0)
+                        rt,
+                        namespace,
+                        entry.obj["metadata"]["name"],
+                        DeleteOptions(grace_period_seconds=0),
                     )
                     if result.deleted:
                         remaining -= 1
@@ -243,9 +244,7 @@ class Controllers:
                 CRDS, "", crd["metadata"]["name"], updated, WriteOptions(field_validation="Ignore")
             )
         except StatusError as exc:
-            if exc.code in (404,):
-                return False
-            return True
+            return exc.code != 404  # retry unless the CRD is already gone
         del key, rev
         return False
 

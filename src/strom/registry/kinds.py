@@ -218,7 +218,12 @@ BUILTIN: tuple[ResourceType, ...] = (
         sub=("status",),
     ),
     # rbac.authorization.k8s.io/v1 (stored and served; enforced once RBAC lands)
-    _r("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
+    _r(
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        namespaced=False,
+    ),
     _r("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", namespaced=False),
     _r("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
     _r("rbac.authorization.k8s.io/v1", "Role", "roles"),
@@ -234,7 +239,13 @@ BUILTIN: tuple[ResourceType, ...] = (
     _r("storage.k8s.io/v1", "CSIDriver", "csidrivers", namespaced=False),
     _r("storage.k8s.io/v1", "CSINode", "csinodes", namespaced=False),
     _r("storage.k8s.io/v1", "StorageClass", "storageclasses", namespaced=False, short=("sc",)),
-    _r("storage.k8s.io/v1", "VolumeAttachment", "volumeattachments", namespaced=False, sub=("status",)),
+    _r(
+        "storage.k8s.io/v1",
+        "VolumeAttachment",
+        "volumeattachments",
+        namespaced=False,
+        sub=("status",),
+    ),
     # apiextensions.k8s.io/v1
     _r(
         "apiextensions.k8s.io/v1",

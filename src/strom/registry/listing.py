@@ -112,8 +112,12 @@ async def list_objects(
     if opts.continue_token:
         rev, start = decode_continue(opts.continue_token)
         return await _from_store(
-            prefix=prefix, rev=rev, start_after=prefix + start.rstrip("\x00"), opts=opts,
-            store=store, selective=selective,
+            prefix=prefix,
+            rev=rev,
+            start_after=prefix + start.rstrip("\x00"),
+            opts=opts,
+            store=store,
+            selective=selective,
         )
     rv_text = opts.resource_version
     match = opts.resource_version_match
@@ -191,7 +195,7 @@ async def _from_store(
     at = rev if rev > 0 else 0
     while True:
         try:
-            page = await store.list(prefix, rev=at, start_after=cursor, limit=limit or 0)
+            page = await store.list_prefix(prefix, rev=at, start_after=cursor, limit=limit or 0)
         except Compacted as exc:
             if opts.continue_token:
                 fresh = encode_continue(-1, start_after[len(prefix) :] + "\x00")
@@ -212,7 +216,7 @@ async def _from_store(
         cursor = page.items[-1].key
     token = ""
     if limit and len(items) == limit:
-        probe = await store.list(prefix, rev=at, start_after=items[-1].key, limit=1)
+        probe = await store.list_prefix(prefix, rev=at, start_after=items[-1].key, limit=1)
         if probe.items:
             token = encode_continue(at, items[-1].key[len(prefix) :] + "\x00")
     return ListPage(items, at, token, None)

@@ -18,9 +18,7 @@ import orjson
 
 from strom.cache.state import Entry, StateCache
 from strom.errors import Cause, StatusError
-from strom.registry import validation
-
-from strom.registry import defaults
+from strom.registry import defaults, validation
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
 from strom.registry.patch import apply_patch
@@ -106,9 +104,7 @@ class Registry:
                 f" version ({rt.api_version})"
             )
 
-    def _field_check(
-        self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions
-    ) -> list[str]:
+    def _field_check(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> list[str]:
         if opts.field_validation == "Ignore":
             return []
         unknown = validation.unknown_fields(rt, obj)
@@ -167,7 +163,9 @@ class Registry:
         if not isinstance(meta, dict):
             raise StatusError.bad_request("metadata must be an object")
         if meta.get("resourceVersion"):
-            raise StatusError.bad_request("resourceVersion should not be set on objects to be created")
+            raise StatusError.bad_request(
+                "resourceVersion should not be set on objects to be created"
+            )
         if rt.namespaced:
             body_ns = meta.get("namespace") or ""
             if body_ns and namespace and body_ns != namespace:
@@ -326,7 +324,9 @@ class Registry:
         except Conflict as exc:
             raise StatusError.stale(rt.plural, old_meta.get("name", ""), group=rt.group) from exc
         except KeyNotFound as exc:
-            raise StatusError.not_found(rt.plural, old_meta.get("name", ""), group=rt.group) from exc
+            raise StatusError.not_found(
+                rt.plural, old_meta.get("name", ""), group=rt.group
+            ) from exc
         return WriteResult(kv.obj)
 
     # --- patch ---------------------------------------------------------------------------
@@ -341,9 +341,7 @@ class Registry:
         *,
         subresource: str = "",
     ) -> WriteResult:
-        definition = (
-            definition_name(rt.group, rt.version, rt.kind) if rt.crd is None else None
-        )
+        definition = definition_name(rt.group, rt.version, rt.kind) if rt.crd is None else None
         for attempt in range(_PATCH_RETRIES):
             current = self.get(rt, namespace, name)
             original = self.render_obj(rt, current.obj)

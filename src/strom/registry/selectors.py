@@ -35,8 +35,17 @@ _NO_LABELS: _Labels = {}
 
 
 # --- Go formatting helpers ----------------------------------------------------------------
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-               "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+    '"': '\\"',
+}
 
 
 def _go_quote(text: str) -> str:
@@ -102,7 +111,8 @@ def _label_key_errors(key: str) -> list[str]:
     errs: list[str] = []
     if len(parts) > 2:
         return [
-            "a valid label key " + _regex_error(_KEY_MSG, _KEY_FMT, "MyName", "my.name", "123-abc")
+            "a valid label key "
+            + _regex_error(_KEY_MSG, _KEY_FMT, "MyName", "my.name", "123-abc")
             + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
         ]
     name = parts[-1]
@@ -114,8 +124,9 @@ def _label_key_errors(key: str) -> list[str]:
             if _byte_len(prefix) > 253:
                 errs.append("prefix part must be no more than 253 bytes")
             if not _SUBDOMAIN_RE.fullmatch(prefix):
-                errs.append("prefix part " + _regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT,
-                                                          "example.com"))
+                errs.append(
+                    "prefix part " + _regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com")
+                )
     if not name:
         errs.append("name part must be non-empty")
     elif _byte_len(name) > 63:
@@ -148,7 +159,15 @@ def _aggregate(errors: list[str]) -> str:
 
 # --- label requirements ----------------------------------------------------------------------
 _IN, _NOT_IN, _EQ, _DEQ, _NEQ, _GT, _LT, _EXISTS, _NOT_EXISTS = (
-    "in", "notin", "=", "==", "!=", "gt", "lt", "exists", "!",
+    "in",
+    "notin",
+    "=",
+    "==",
+    "!=",
+    "gt",
+    "lt",
+    "exists",
+    "!",
 )
 
 
@@ -158,17 +177,25 @@ def _requirement_errors(key: str, op: str, values: Sequence[str], *, key_path: s
     if key_path and (key_errs := _label_key_errors(key)):
         errs.append(_invalid(key_path, key, "; ".join(key_errs)))
     if op in (_IN, _NOT_IN) and not values:
-        errs.append("values: Invalid value: null: for 'in', 'notin' operators, values set can't"
-                    " be empty")
+        errs.append(
+            "values: Invalid value: null: for 'in', 'notin' operators, values set can't be empty"
+        )
     elif op in (_EXISTS, _NOT_EXISTS) and values:
         shown = orjson.dumps(list(values)).decode()
-        errs.append(f"values: Invalid value: {shown}: values set must be empty for exists and does"
-                    " not exist")
+        errs.append(
+            f"values: Invalid value: {shown}: values set must be empty for exists and does"
+            " not exist"
+        )
     elif op in (_GT, _LT):
         for i, value in enumerate(values):
             if _parse_int64(value) is None:
-                errs.append(_invalid(f"values[{i}]", value,
-                                     "for 'Gt', 'Lt' operators, the value must be an integer"))
+                errs.append(
+                    _invalid(
+                        f"values[{i}]",
+                        value,
+                        "for 'Gt', 'Lt' operators, the value must be an integer",
+                    )
+                )
     for i, value in enumerate(values):
         if value_errs := _label_value_errors(value):
             errs.append(_invalid(f"values[{i}][{key}]", value, "; ".join(value_errs)))
@@ -211,8 +238,12 @@ class LabelSelector:
 
     __slots__ = ("_empty", "_tests", "_text")
 
-    def __init__(self, requirements: Sequence[tuple[str, str, tuple[str, ...]]], *,
-                 matches_nothing: bool = False) -> None:
+    def __init__(
+        self,
+        requirements: Sequence[tuple[str, str, tuple[str, ...]]],
+        *,
+        matches_nothing: bool = False,
+    ) -> None:
         ordered = sorted(requirements, key=lambda r: r[0])  # kube sorts by key
         tests = [_label_test(key, op, values) for key, op, values in ordered]
         if matches_nothing:
@@ -254,15 +285,46 @@ def _requirement_text(key: str, op: str, values: tuple[str, ...]) -> str:
 
 
 # --- the label selector lexer and parser (labels/selector.go) --------------------------------
-_T_ERROR, _T_END, _T_CLOSE, _T_COMMA, _T_NOT, _T_DEQ, _T_EQ, _T_GT, _T_ID, _T_IN, _T_LT, \
-    _T_NEQ, _T_NOTIN, _T_OPEN = range(14)
-_LITERAL_TOKENS = {")": _T_CLOSE, ",": _T_COMMA, "!": _T_NOT, "==": _T_DEQ, "=": _T_EQ,
-                   ">": _T_GT, "in": _T_IN, "<": _T_LT, "!=": _T_NEQ, "notin": _T_NOTIN,
-                   "(": _T_OPEN}
+(
+    _T_ERROR,
+    _T_END,
+    _T_CLOSE,
+    _T_COMMA,
+    _T_NOT,
+    _T_DEQ,
+    _T_EQ,
+    _T_GT,
+    _T_ID,
+    _T_IN,
+    _T_LT,
+    _T_NEQ,
+    _T_NOTIN,
+    _T_OPEN,
+) = range(14)
+_LITERAL_TOKENS = {
+    ")": _T_CLOSE,
+    ",": _T_COMMA,
+    "!": _T_NOT,
+    "==": _T_DEQ,
+    "=": _T_EQ,
+    ">": _T_GT,
+    "in": _T_IN,
+    "<": _T_LT,
+    "!=": _T_NEQ,
+    "notin": _T_NOTIN,
+    "(": _T_OPEN,
+}
 _SPECIAL = frozenset("=!(),><")
 _WHITESPACE = frozenset(" \t\r\n")
-_OPERATOR_TOKENS = {_T_IN: _IN, _T_EQ: _EQ, _T_DEQ: _DEQ, _T_GT: _GT, _T_LT: _LT,
-                    _T_NOTIN: _NOT_IN, _T_NEQ: _NEQ}
+_OPERATOR_TOKENS = {
+    _T_IN: _IN,
+    _T_EQ: _EQ,
+    _T_DEQ: _DEQ,
+    _T_GT: _GT,
+    _T_LT: _LT,
+    _T_NOTIN: _NOT_IN,
+    _T_NEQ: _NEQ,
+}
 _BINARY_OPERATORS = "in, notin, =, ==, !=, gt, lt"
 
 _Token = tuple[int, str]
@@ -289,8 +351,12 @@ def _scan(text: str) -> list[_Token]:
             pos, token = _scan_special(text, start)
         else:
             stop = start
-            while stop < end and text[stop] not in _SPECIAL and text[stop] not in _WHITESPACE \
-                    and text[stop] != "\0":
+            while (
+                stop < end
+                and text[stop] not in _SPECIAL
+                and text[stop] not in _WHITESPACE
+                and text[stop] != "\0"
+            ):
                 stop += 1
             word = text[start:stop]
             pos = stop + 1 if stop < end and text[stop] == "\0" else stop
@@ -348,7 +414,8 @@ class _LabelParser:
                 return requirements
             if tok not in (_T_ID, _T_NOT):
                 raise _SelectorSyntaxError(
-                    f"found '{lit}', expected: !, identifier, or 'end of string'")
+                    f"found '{lit}', expected: !, identifier, or 'end of string'"
+                )
             try:
                 requirements.append(self._requirement())
             except _SelectorSyntaxError as err:
@@ -453,8 +520,7 @@ def parse_label_selector(text: str) -> LabelSelector:
     return LabelSelector(requirements) if requirements else _EVERYTHING
 
 
-_OBJECT_OPERATORS = {"In": _IN, "NotIn": _NOT_IN, "Exists": _EXISTS,
-                     "DoesNotExist": _NOT_EXISTS}
+_OBJECT_OPERATORS = {"In": _IN, "NotIn": _NOT_IN, "Exists": _EXISTS, "DoesNotExist": _NOT_EXISTS}
 
 
 def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:
@@ -470,7 +536,8 @@ def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:
         raw_op = expr.get("operator", "")
         if raw_op not in _OBJECT_OPERATORS:
             raise StatusError.bad_request(
-                f"{_go_quote(str(raw_op))} is not a valid label selector operator")
+                f"{_go_quote(str(raw_op))} is not a valid label selector operator"
+            )
         values = tuple(expr.get("values") or ())
         requirements.append(_checked(expr.get("key", ""), _OBJECT_OPERATORS[raw_op], values))
     return LabelSelector(requirements) if requirements else _EVERYTHING
@@ -504,7 +571,7 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     for i in range(len(term)):
         for op in ("!=", "==", "="):
             if term.startswith(op, i):
-                return term[:i], op, term[i + len(op):]
+                return term[:i], op, term[i + len(op) :]
     return None
 
 
@@ -518,7 +585,8 @@ def _unescape(value: str) -> str:
         if escaped:
             if ch not in "\\,=":
                 raise _SelectorSyntaxError(
-                    f"invalid field selector: invalid escape sequence: \\{ch}")
+                    f"invalid field selector: invalid escape sequence: \\{ch}"
+                )
             out.append(ch)
             escaped = False
         elif ch == "\\":
@@ -526,7 +594,8 @@ def _unescape(value: str) -> str:
         elif ch in ",=":
             # Go prints the rune with %v, i.e. as its code point number
             raise _SelectorSyntaxError(
-                f"invalid field selector: unescaped character in value: {ord(ch)}")
+                f"invalid field selector: unescaped character in value: {ord(ch)}"
+            )
         else:
             out.append(ch)
     if escaped:
@@ -553,8 +622,9 @@ class FieldSelector:
 
     __slots__ = ("_empty", "_terms", "_tests")
 
-    def __init__(self, terms: Sequence[tuple[str, bool, str]],
-                 extractors: Mapping[str, _Extract]) -> None:
+    def __init__(
+        self, terms: Sequence[tuple[str, bool, str]], extractors: Mapping[str, _Extract]
+    ) -> None:
         self._terms = tuple(terms)
         self._tests: tuple[tuple[_Extract, bool, str], ...] = tuple(
             (extractors.get(name, _nothing), negated, value) for name, negated, value in terms
@@ -606,8 +676,9 @@ def parse_field_selector(
     only matters for custom resources (cluster-scoped ones refuse `metadata.namespace`), and
     `version` only shows in ResourceSlice's rejection message.
     """
-    rules = _rules_for(group=group, kind=kind, version=version, selectable=selectable,
-                       namespaced=namespaced)
+    rules = _rules_for(
+        group=group, kind=kind, version=version, selectable=selectable, namespaced=namespaced
+    )
     try:
         raw_terms = _parse_field_terms(text)
     except _SelectorSyntaxError as err:
@@ -705,13 +776,16 @@ _META: dict[str, _Extract] = {
 }
 _REPORTER = _first(_str_at("reportingComponent"), _str_at("reportingController"))
 _EVENT: dict[str, _Extract] = {
-    **{f"involvedObject.{f}": _first(_str_at("involvedObject", f), _str_at("regarding", f))
-       for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+    **{
+        f"involvedObject.{f}": _first(_str_at("involvedObject", f), _str_at("regarding", f))
+        for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+    },
     "reason": _str_at("reason"),
     "reportingComponent": _REPORTER,
     # core.Event's Source.Component, else its ReportingController (pkg/apis/core/selection.go)
-    "source": _first(_str_at("source", "component"), _str_at("deprecatedSource", "component"),
-                     _REPORTER),
+    "source": _first(
+        _str_at("source", "component"), _str_at("deprecatedSource", "component"), _REPORTER
+    ),
     "type": _str_at("type"),
 }
 
@@ -722,16 +796,23 @@ def _not_supported(label: str) -> str:
 
 def _not_known(label: str) -> str:
     """runtime.DefaultMetaV1FieldSelectorConversion: kinds with no conversion func of their own."""
-    return f'{_go_quote(label)} is not a known field selector: only "metadata.name", ' \
+    return (
+        f'{_go_quote(label)} is not a known field selector: only "metadata.name", '
         '"metadata.namespace"'
+    )
 
 
 class _Rules:
     __slots__ = ("accepted", "extractors", "reject")
 
-    def __init__(self, labels: Sequence[str], extractors: Mapping[str, _Extract], *,
-                 aliases: Mapping[str, str] | None = None,
-                 reject: Callable[[str], str] = _not_supported) -> None:
+    def __init__(
+        self,
+        labels: Sequence[str],
+        extractors: Mapping[str, _Extract],
+        *,
+        aliases: Mapping[str, str] | None = None,
+        reject: Callable[[str], str] = _not_supported,
+    ) -> None:
         self.accepted: dict[str, str] = {label: label for label in labels} | dict(aliases or {})
         self.extractors: dict[str, _Extract] = {**_META, **extractors}
         self.reject = reject
@@ -745,9 +826,19 @@ _DEFAULT_RULES = _Rules((_NAME, _NS), {}, reject=_not_known)
 # registers none, so ReplicaSet's `status.replicas` is refused upstream (kubernetes#135136).
 _BUILTIN_RULES: dict[tuple[str, str], _Rules] = {
     ("", "Pod"): _Rules(
-        (_NAME, _NS, "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-         "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
-         "status.podIPs", "status.nominatedNodeName"),
+        (
+            _NAME,
+            _NS,
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ),
         {
             "spec.nodeName": _str_at("spec", "nodeName"),
             "spec.restartPolicy": _str_at("spec", "restartPolicy"),
@@ -761,56 +852,98 @@ _BUILTIN_RULES: dict[tuple[str, str], _Rules] = {
         },
         aliases={"spec.host": "spec.nodeName"},  # old v1 clients
     ),
-    ("", "Node"): _Rules((_NAME, "spec.unschedulable"),
-                         {"spec.unschedulable": _bool_at("spec", "unschedulable")}),
-    ("", "ReplicationController"): _Rules((_NAME, _NS, "status.replicas"),
-                                          {"status.replicas": _int_at("status", "replicas")}),
-    ("", "Event"): _Rules((*_EVENT, _NS, _NAME), _EVENT),
-    ("", "Namespace"): _Rules(("status.phase", _NAME),
-                              {"status.phase": _str_at("status", "phase")}),
-    ("", "Secret"): _Rules(("type", _NS, _NAME), {"type": _str_at("type")}),
-    ("", "Service"): _Rules((_NS, _NAME, "spec.clusterIP", "spec.type"),
-                            {"spec.clusterIP": _str_at("spec", "clusterIP"),
-                             "spec.type": _str_at("spec", "type")}),
-    ("events.k8s.io", "Event"): _Rules(
-        ("reason", "source", "type", _NS, _NAME), _EVENT,
-        aliases={**{f"regarding.{f}": f"involvedObject.{f}" for f in (
-            "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
-            "reportingController": "reportingComponent"},
+    ("", "Node"): _Rules(
+        (_NAME, "spec.unschedulable"), {"spec.unschedulable": _bool_at("spec", "unschedulable")}
     ),
-    ("batch", "Job"): _Rules((_NAME, _NS, "status.successful"),
-                             {"status.successful": _int_at("status", "succeeded")},
-                             reject=lambda label: f"field label {_go_quote(label)} not supported"
-                             " for Job"),
+    ("", "ReplicationController"): _Rules(
+        (_NAME, _NS, "status.replicas"), {"status.replicas": _int_at("status", "replicas")}
+    ),
+    ("", "Event"): _Rules((*_EVENT, _NS, _NAME), _EVENT),
+    ("", "Namespace"): _Rules(
+        ("status.phase", _NAME), {"status.phase": _str_at("status", "phase")}
+    ),
+    ("", "Secret"): _Rules(("type", _NS, _NAME), {"type": _str_at("type")}),
+    ("", "Service"): _Rules(
+        (_NS, _NAME, "spec.clusterIP", "spec.type"),
+        {"spec.clusterIP": _str_at("spec", "clusterIP"), "spec.type": _str_at("spec", "type")},
+    ),
+    ("events.k8s.io", "Event"): _Rules(
+        ("reason", "source", "type", _NS, _NAME),
+        _EVENT,
+        aliases={
+            **{
+                f"regarding.{f}": f"involvedObject.{f}"
+                for f in (
+                    "kind",
+                    "namespace",
+                    "name",
+                    "uid",
+                    "apiVersion",
+                    "resourceVersion",
+                    "fieldPath",
+                )
+            },
+            "reportingController": "reportingComponent",
+        },
+    ),
+    ("batch", "Job"): _Rules(
+        (_NAME, _NS, "status.successful"),
+        {"status.successful": _int_at("status", "succeeded")},
+        reject=lambda label: f"field label {_go_quote(label)} not supported for Job",
+    ),
     ("certificates.k8s.io", "CertificateSigningRequest"): _Rules(
-        (_NAME, "spec.signerName"), {"spec.signerName": _str_at("spec", "signerName")}),
+        (_NAME, "spec.signerName"), {"spec.signerName": _str_at("spec", "signerName")}
+    ),
     ("certificates.k8s.io", "ClusterTrustBundle"): _Rules(
-        (_NAME, "spec.signerName"), {"spec.signerName": _str_at("spec", "signerName")}),
+        (_NAME, "spec.signerName"), {"spec.signerName": _str_at("spec", "signerName")}
+    ),
     ("certificates.k8s.io", "PodCertificateRequest"): _Rules(
         (_NAME, "spec.signerName", "spec.podName", "spec.nodeName"),
-        {f"spec.{f}": _str_at("spec", f) for f in ("signerName", "podName", "nodeName")}),
+        {f"spec.{f}": _str_at("spec", f) for f in ("signerName", "podName", "nodeName")},
+    ),
 }
 # Groups kube-apiserver serves itself; any other group is a CustomResourceDefinition's.
-_BUILTIN_GROUPS = frozenset({
-    "", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",
-    "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
-    "certificates.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io",
-    "flowcontrol.apiserver.k8s.io", "internal.apiserver.k8s.io", "networking.k8s.io",
-    "node.k8s.io", "policy", "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io",
-    "storage.k8s.io", "storagemigration.k8s.io",
-})
+_BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "apps",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "autoscaling",
+        "batch",
+        "certificates.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "internal.apiserver.k8s.io",
+        "networking.k8s.io",
+        "node.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "scheduling.k8s.io",
+        "storage.k8s.io",
+        "storagemigration.k8s.io",
+    }
+)
 
 
 def _resource_slice_rules(version: str) -> _Rules:
     gvk = f"resource.k8s.io/{version or 'v1'}, Kind=ResourceSlice"
-    return _Rules((_NAME, "spec.nodeName", "spec.driver"),
-                  {"spec.nodeName": _str_at("spec", "nodeName"),
-                   "spec.driver": _str_at("spec", "driver")},
-                  reject=lambda label: f"field label not supported for {gvk}: {label}")
+    return _Rules(
+        (_NAME, "spec.nodeName", "spec.driver"),
+        {"spec.nodeName": _str_at("spec", "nodeName"), "spec.driver": _str_at("spec", "driver")},
+        reject=lambda label: f"field label not supported for {gvk}: {label}",
+    )
 
 
-def _rules_for(*, group: str, kind: str, version: str, selectable: Sequence[str],
-               namespaced: bool) -> _Rules:
+def _rules_for(
+    *, group: str, kind: str, version: str, selectable: Sequence[str], namespaced: bool
+) -> _Rules:
     if group == "resource.k8s.io" and kind == "ResourceSlice":
         return _resource_slice_rules(version)
     if group in _BUILTIN_GROUPS and not selectable:

@@ -109,9 +109,7 @@ def list_options(request: Request, rt: ResourceType) -> ListOptions:
                 f'limit: Invalid value: "{limit_text}": strconv.ParseInt: parsing'
                 f' "{limit_text}": invalid syntax'
             ) from exc
-    selectable = [
-        f.get("jsonPath", "") for f in ((rt.crd or {}).get("selectableFields") or ())
-    ]
+    selectable = [f.get("jsonPath", "") for f in ((rt.crd or {}).get("selectableFields") or ())]
     return ListOptions(
         label=parse_label_selector(request.param("labelSelector")),
         field=parse_field_selector(
@@ -263,9 +261,9 @@ class ResourceAPI:
             if "create" not in rt.verbs:
                 raise StatusError.method_not_allowed()
             body = decode_body(request, rt)
-            opts = write_options(request)
-            result = await self.registry.create(rt, rp.namespace, body, opts)
-            if rt.plural == "customresourcedefinitions" and not opts.dry_run:
+            wopts = write_options(request)
+            result = await self.registry.create(rt, rp.namespace, body, wopts)
+            if rt.plural == "customresourcedefinitions" and not wopts.dry_run:
                 await self._wait_crd_served(result.obj)
             return self._object_response(
                 rt, request, result.obj, media, status=201, warnings=result.warnings
@@ -295,11 +293,19 @@ class ResourceAPI:
         if method == "PUT":
             body = decode_body(request, rt)
             result = await self.registry.update(
-                rt, rp.namespace, rp.name, body, write_options(request),
+                rt,
+                rp.namespace,
+                rp.name,
+                body,
+                write_options(request),
                 subresource=rp.subresource,
             )
             return self._object_response(
-                rt, request, result.obj, media, status=201 if result.created else 200,
+                rt,
+                request,
+                result.obj,
+                media,
+                status=201 if result.created else 200,
                 warnings=result.warnings,
             )
         if method == "PATCH":
@@ -312,12 +318,15 @@ class ResourceAPI:
                     f" include: {', '.join(_PATCH_TYPES)}, application/apply-patch+yaml",
                 )
             result = await self.registry.patch(
-                rt, rp.namespace, rp.name, request.body, content_type, write_options(request),
+                rt,
+                rp.namespace,
+                rp.name,
+                request.body,
+                content_type,
+                write_options(request),
                 subresource=rp.subresource,
             )
-            return self._object_response(
-                rt, request, result.obj, media, warnings=result.warnings
-            )
+            return self._object_response(rt, request, result.obj, media, warnings=result.warnings)
         if method == "DELETE":
             if rp.subresource:
                 raise StatusError.method_not_allowed()
@@ -421,7 +430,11 @@ class ResourceAPI:
 
 def rt_delete_options(rt: ResourceType) -> ResourceType:
     return ResourceType(
-        group="meta.k8s.io", version="v1", kind="DeleteOptions", plural="", singular="",
+        group="meta.k8s.io",
+        version="v1",
+        kind="DeleteOptions",
+        plural="",
+        singular="",
         namespaced=False,
     )
 

@@ -8,6 +8,7 @@ or resources. Every `StatusError` raised below becomes a response here and only 
 from __future__ import annotations
 
 import logging
+
 import orjson
 
 from strom import __version__
@@ -25,7 +26,7 @@ from strom.server.responses import (
 )
 from strom.server.routes import parse_resource_path
 
-__all__ = ["App", "KUBE_VERSION"]
+__all__ = ["KUBE_VERSION", "App"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ class App:
 
     async def _dispatch(self, request: Request) -> Response | Stream:
         path = request.path
-        if path.rstrip("/") in _PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+        if path.rstrip("/") in _PUBLIC_PATHS or path.startswith(
+            ("/healthz/", "/livez/", "/readyz/")
+        ):
             return self._health(request)
         user = self.authenticator.authenticate(
             authorization=request.headers.get("authorization"), peer_cert=request.peer_cert
@@ -106,13 +109,24 @@ class App:
 
     async def _route(self, request: Request, user: UserInfo) -> Response | Stream:
         path = request.path.rstrip("/") or "/"
-        if path in ("/api", "/apis") or path.startswith("/apis/") and path.count("/") == 2:
+        if path in ("/api", "/apis") or (path.startswith("/apis/") and path.count("/") == 2):
             return self._discovery_root(request, path)
         if path.startswith("/openapi/"):
             return self._openapi(request, path)
         if path == "/":
-            paths = sorted(["/api", "/apis", "/healthz", "/livez", "/readyz", "/version",
-                            "/openapi/v2", "/openapi/v3", "/metrics"])
+            paths = sorted(
+                [
+                    "/api",
+                    "/apis",
+                    "/healthz",
+                    "/livez",
+                    "/readyz",
+                    "/version",
+                    "/openapi/v2",
+                    "/openapi/v3",
+                    "/metrics",
+                ]
+            )
             return json_response({"paths": paths}, request)
         rp = parse_resource_path(path)
         if rp is None:
@@ -144,11 +158,13 @@ class App:
             verdict = f"{name} check passed" if ok else f"{name} check failed"
             text = "\n".join([*lines, verdict]) + "\n"
         else:
-            text = "ok" if ok else f"[-]{_HEALTH_CHECKS[-1]} failed: reason withheld\n{name} check failed"
+            text = (
+                "ok"
+                if ok
+                else f"[-]{_HEALTH_CHECKS[-1]} failed: reason withheld\n{name} check failed"
+            )
         headers = [*common_headers(), ("X-Content-Type-Options", "nosniff")]
-        return Response(
-            200 if ok else 500, text.encode(), "text/plain; charset=utf-8", headers
-        )
+        return Response(200 if ok else 500, text.encode(), "text/plain; charset=utf-8", headers)
 
     def _discovery_root(self, request: Request, path: str) -> Response:
         if request.method not in ("GET", "HEAD"):
@@ -180,7 +196,9 @@ class App:
             body, etag = docs.openapi_v2()
             return _static(body, request, etag=etag, ctype="application/json")
         if path == "/openapi/v3":
-            return _static(docs.openapi_v3_index(), request, etag="", ctype="text/plain; charset=utf-8")
+            return _static(
+                docs.openapi_v3_index(), request, etag="", ctype="text/plain; charset=utf-8"
+            )
         found = docs.openapi_v3_group_version(path[len("/openapi/v3/") :])
         if found is None:
             raise StatusError.no_route()

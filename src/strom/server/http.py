@@ -168,14 +168,15 @@ class Connection(asyncio.Protocol):
     # --- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's SSL transport is not an asyncio.Transport subclass but has its interface.
-        self.transport = transport  # type: ignore[assignment]
+        tr: asyncio.Transport = transport  # type: ignore[assignment]
+        self.transport = tr
         self._tracker.add(self)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             self.peer_cert = ssl_object.getpeercert() or None
         peer = transport.get_extra_info("peername")
         self.remote = str(peer[0]) if peer else ""
-        transport.set_write_buffer_limits(high=256 * 1024)
+        tr.set_write_buffer_limits(high=256 * 1024)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -361,7 +362,12 @@ class Connection(asyncio.Protocol):
 
         body = encode_status(err, pretty=False)
         self.transport.write(
-            _head(status, "application/json", [("Connection", "close")], b"Content-Length: %d\r\n" % len(body))
+            _head(
+                status,
+                "application/json",
+                [("Connection", "close")],
+                b"Content-Length: %d\r\n" % len(body),
+            )
             + body
         )
         self.transport.close()

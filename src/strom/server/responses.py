@@ -84,15 +84,22 @@ def negotiate(request: Request) -> MediaType:
             group = extra.get("g", "")
             if not as_kind:
                 return JSON
-            if as_kind == "Table" and group == "meta.k8s.io" and extra.get("v") in ("v1", "v1beta1"):
+            if (
+                as_kind == "Table"
+                and group == "meta.k8s.io"
+                and extra.get("v") in ("v1", "v1beta1")
+            ):
                 return MediaType(table=True)
             if as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList") and (
                 group == "meta.k8s.io"
             ):
                 return MediaType(partial_metadata=True)
-            if as_kind == "APIGroupDiscoveryList" and group == "apidiscovery.k8s.io":
-                if extra.get("v") in ("v2", "v2beta1"):
-                    return MediaType(discovery_v2=True)
+            if (
+                as_kind == "APIGroupDiscoveryList"
+                and group == "apidiscovery.k8s.io"
+                and extra.get("v") in ("v2", "v2beta1")
+            ):
+                return MediaType(discovery_v2=True)
             continue
         if base == "application/yaml" and "as" not in extra:
             return MediaType(yaml=True)

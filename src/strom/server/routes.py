@@ -42,8 +42,10 @@ def parse_resource_path(path: str) -> ResourcePath | None:
         rest = rest[1:]
     if not rest:
         return ResourcePath(group, version, watch_prefix=watch)
-    if rest[0] == "namespaces" and len(rest) >= 3 and not (
-        len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES)
     ):
         namespace = rest[1]
         rest = rest[2:]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from strom.auth.authn import Authenticator, TokenFile, ensure_admin_token
 from strom.cache.state import StateCache
-from strom.pki.certs import PKIPaths, ensure_pki
+from strom.pki.certs import ensure_pki
 from strom.pki.kubeconfig import write_kubeconfig
 from strom.pki.tls import server_ssl_context
 from strom.registry.controllers import Controllers
@@ -118,8 +118,9 @@ async def run(cfg: ServeConfig) -> None:
     app = App(
         api=ResourceAPI(registry=registry, types=types),
         types=types,
-        authenticator=Authenticator(token_file=tokens, client_ca_configured=True,
-                                    anonymous=cfg.anonymous_auth),
+        authenticator=Authenticator(
+            token_file=tokens, client_ca_configured=True, anonymous=cfg.anonymous_auth
+        ),
         max_in_flight=cfg.max_requests_inflight,
     )
     connections: set[Connection] = set()

@@ -128,7 +128,7 @@ class Store(Protocol):
 
     async def get(self, key: str) -> KeyValue | None: ...
 
-    async def list(
+    async def list_prefix(
         self, prefix: str, *, rev: int = 0, start_after: str = "", limit: int = 0
     ) -> ListResult:
         """Live keys under `prefix` at `rev` (0 = now), sorted by key, after `start_after`."""

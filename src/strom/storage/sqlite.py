@@ -173,7 +173,7 @@ class SQLiteStore:
         result: KeyValue | None = await self._read(q)
         return result
 
-    async def list(
+    async def list_prefix(
         self, prefix: str, *, rev: int = 0, start_after: str = "", limit: int = 0
     ) -> ListResult:
         at = rev or self._current_rev
