@@ -1,0 +1,1 @@
+"""HTTP-stack benchmark for strom's watch fan-out and request path (see README.md)."""
