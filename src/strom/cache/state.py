@@ -1,25 +1,36 @@
-"""Current state of every resource in RAM, fed by the store's change feed.
+"""The watch cache: current state and recent history of every resource, in RAM.
 
 Reads are served from here, not from the store: one dict lookup for a get, a slice of a sorted
 key list for a list. Each entry keeps the object's JSON bytes exactly as stored, so a get is a
 copy of bytes and a list is a join of them; nothing is serialized again.
 
-One `ResourceState` per storage prefix (all versions of a resource share one), owned by
-`StateCache`, which routes each committed change to its prefix. Everything here runs on the
-event loop only; there are no locks.
+Per resource (storage prefix; all versions of a resource share one) there is also a cyclic
+buffer of recent events — the history watchers resume from — and the set of watchers, fed in
+`StateCache._on_changes`, which runs on the event loop for every committed batch before the
+writers are acknowledged. Everything here runs on the event loop only; there are no locks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from strom.cache.watchers import Watcher, WatcherSet, WatchEvent
 from strom.storage.base import Change, ChangeType, Store
 
 __all__ = ["Entry", "ResourceState", "StateCache"]
+
+# History kept per resource (kube-apiserver's watch cache: 100 to 100Ki events, ~75 s).
+MIN_HISTORY = 100
+MAX_HISTORY = 100 * 1024
+HISTORY_SECONDS = 75.0
+# Recent changes read back from the store at start-up, so clients resume across restarts.
+STARTUP_HISTORY = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,24 +44,27 @@ class Entry:
 
 
 class ResourceState:
-    """Live objects under one key prefix.
+    """Live objects, recent events and watchers under one key prefix.
 
     Fields (event loop only):
       entries: key -> Entry for every live object.
       _keys: the keys of `entries`, sorted; kept in step on create and delete.
-    Invariant: `_keys == sorted(entries)`.
+      history: recent events, oldest first, with their arrival times.
+      window_start: every event of this resource with rev > window_start is in `history`.
+      watchers: who gets this resource's events.
+    Invariants: `_keys == sorted(entries)`; `history` revisions strictly increase and are all
+    > window_start.
     """
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, *, namespaced: bool, window_start: int) -> None:
         self.prefix = prefix
         self.entries: dict[str, Entry] = {}
         self._keys: list[str] = []
+        self.history: deque[tuple[float, WatchEvent]] = deque()
+        self.window_start = window_start
+        self.watchers = WatcherSet(prefix, namespaced=namespaced)
         # While the initial list runs: key -> revision of deletions seen meanwhile.
         self.deleted_while_loading: dict[str, int] | None = None
-
-    def load(self, entries: Sequence[Entry]) -> None:
-        self.entries = {e.key: e for e in entries}
-        self._keys = sorted(self.entries)
 
     def apply(self, change: Change) -> None:
         if change.type is ChangeType.DELETE:
@@ -63,6 +77,31 @@ class ResourceState:
         if change.key not in self.entries:
             bisect.insort(self._keys, change.key)
         self.entries[change.key] = Entry(change.key, change.rev, change.value, change.obj)
+
+    def remember(self, event: WatchEvent, now: float) -> None:
+        """Append to history; drop what is both old and beyond the minimum, or over the max."""
+        history = self.history
+        history.append((now, event))
+        while len(history) > MIN_HISTORY and (
+            len(history) > MAX_HISTORY or now - history[0][0] > HISTORY_SECONDS
+        ):
+            _, dropped = history.popleft()
+            self.window_start = dropped.rev
+
+    def events_after(self, rev: int) -> list[WatchEvent] | None:
+        """History after `rev`, or None if the buffer no longer covers it."""
+        if rev < self.window_start:
+            return None
+        history = self.history
+        # Binary search on revisions (history is sorted by rev).
+        lo, hi = 0, len(history)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if history[mid][1].rev <= rev:
+                lo = mid + 1
+            else:
+                hi = mid
+        return [history[i][1] for i in range(lo, len(history))]
 
     def get(self, key: str) -> Entry | None:
         return self.entries.get(key)
@@ -88,30 +127,45 @@ class StateCache:
     """All `ResourceState`s, fed by one subscription to the store's change feed.
 
     Fields (event loop only):
-      rev: the newest revision applied; reads are consistent at it.
+      rev: the newest revision applied; reads and watch registrations are consistent at it.
       _states: prefix -> ResourceState for every registered resource prefix.
       _waiters: futures of readers waiting for `rev` to reach a revision.
+      _startup_history: changes read back at start, handed to prefixes as they register.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._states: dict[str, ResourceState] = {}
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._startup_history: list[Change] = []
+        self._history_start = 0
+        self._startup_rev = 0
+        self._history_known = False
         self.rev = 0
 
-    async def start(self, prefixes: Sequence[str]) -> None:
-        """Load the current state of each prefix and start following the change feed."""
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    async def start(self, prefixes: Sequence[tuple[str, bool]]) -> None:
+        """Load recent history and the current state of each prefix, then follow changes."""
         self._store.subscribe(self._on_changes)
         self.rev = self._store.current_rev
-        for prefix in prefixes:
-            await self.add_prefix(prefix)
+        self._history_start = max(self._store.compact_rev, self.rev - STARTUP_HISTORY)
+        self._startup_history = await self._store.changes_since(
+            self._history_start, limit=STARTUP_HISTORY
+        )
+        self._startup_rev = self.rev
+        self._history_known = True
+        for prefix, namespaced in prefixes:
+            await self.add_prefix(prefix, namespaced=namespaced)
 
-    async def add_prefix(self, prefix: str) -> ResourceState:
+    async def add_prefix(self, prefix: str, *, namespaced: bool) -> ResourceState:
         """Register a prefix (a new CRD's resource) and load what the store holds under it."""
         state = self._states.get(prefix)
         if state is not None:
             return state
-        state = ResourceState(prefix)
+        state = ResourceState(prefix, namespaced=namespaced, window_start=self.rev)
         state.deleted_while_loading = {}
         self._states[prefix] = state
         # Changes arriving while the list runs are applied by _on_changes already; the list is
@@ -130,10 +184,36 @@ class StateCache:
             if deleted.get(kv.key, 0) > kv.rev:
                 continue
             state.apply(Change(ChangeType.PUT, kv.key, kv.rev, kv.value, kv.obj, None))
+        self._seed_history(state, result.rev)
         return state
+
+    def _seed_history(self, state: ResourceState, listed_rev: int) -> None:
+        """Give a prefix registered at start-up the history read back from the store.
+
+        Only while nothing has changed since start-up is that history complete for it; a
+        prefix registered later (a new CRD) starts its window at its registration.
+        """
+        if self.rev != self._startup_rev or not self._history_known:
+            return
+        now = time.monotonic()
+        seeded = [
+            (now, WatchEvent(c))
+            for c in self._startup_history
+            if c.key.startswith(state.prefix) and c.rev <= listed_rev
+        ]
+        state.history.extendleft(reversed(seeded))
+        state.window_start = self._history_start
+
+    def forget_startup_history(self) -> None:
+        """Drop the start-up history once every prefix known at start-up has taken its part."""
+        self._startup_history = []
+        self._history_known = False
 
     def state(self, prefix: str) -> ResourceState | None:
         return self._states.get(prefix)
+
+    def states(self) -> list[ResourceState]:
+        return list(self._states.values())
 
     def _route(self, key: str) -> ResourceState | None:
         # Keys are /registry/<resource>/... (core) or /registry/<group>/<resource>/...
@@ -145,11 +225,23 @@ class StateCache:
         return state
 
     def _on_changes(self, changes: Sequence[Change]) -> None:
+        now = time.monotonic()
+        touched: set[Watcher] = set()
+        by_state: dict[ResourceState, list[WatchEvent]] = {}
         for change in changes:
             state = self._route(change.key)
-            if state is not None:
-                state.apply(change)
+            if state is None:
+                continue
+            state.apply(change)
+            event = WatchEvent(change)
+            state.remember(event, now)
+            if state.watchers.cluster_wide or state.watchers.by_namespace:
+                by_state.setdefault(state, []).append(event)
         self.rev = changes[-1].rev
+        for state, events in by_state.items():
+            state.watchers.fan_out(events, touched)
+        for watcher in touched:
+            watcher.flush()
         if self._waiters:
             still = []
             for want, fut in self._waiters:
@@ -171,3 +263,9 @@ class StateCache:
         except TimeoutError:
             return False
         return True
+
+    def stop_watchers(self) -> None:
+        """Ask every watch to end (server shutdown): streams finish with their final chunk."""
+        for state in self._states.values():
+            for watcher in list(state.watchers.all()):
+                watcher.stop("shutdown")

@@ -216,7 +216,7 @@ class Controllers:
         meta = crd.get("metadata") or {}
         served = types_from_crd(crd)
         if served:
-            await self.cache.add_prefix(served[0].key_prefix)
+            await self.cache.add_prefix(served[0].key_prefix, namespaced=served[0].namespaced)
         if meta.get("deletionTimestamp"):
             self.types.remove_crd(name, entry.rev)
             return await self._finish_crd_deletion(entry.obj, entry.key, entry.rev)

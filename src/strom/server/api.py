@@ -9,6 +9,8 @@ plus the stored object, a list a join of stored objects.
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,7 @@ from strom.server.responses import (
     raw_response,
 )
 from strom.server.routes import ResourcePath
+from strom.server.watch import WatchConfig, open_watch
 
 __all__ = ["ResourceAPI"]
 
@@ -128,9 +131,40 @@ def list_options(request: Request, rt: ResourceType) -> ListOptions:
 
 
 class ResourceAPI:
-    def __init__(self, *, registry: Registry, types: TypeTable) -> None:
+    def __init__(
+        self, *, registry: Registry, types: TypeTable, watch_config: WatchConfig | None = None
+    ) -> None:
         self.registry = registry
         self.types = types
+        self.watch_config = watch_config or WatchConfig()
+        # One encoder object per resource type: watch frames are cached by encoder identity.
+        self._encoders: dict[ResourceType, Callable[[bytes], bytes]] = {}
+
+    def encoder(self, rt: ResourceType) -> Callable[[bytes], bytes]:
+        enc = self._encoders.get(rt)
+        if enc is None:
+            enc = functools.partial(self.object_bytes, rt)
+            self._encoders[rt] = enc
+        return enc
+
+    async def _watch(
+        self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
+    ) -> Stream:
+        if "watch" not in rt.verbs:
+            raise StatusError.method_not_allowed()
+        opts = list_options(request, rt)
+        return await open_watch(
+            request=request,
+            rt=rt,
+            namespace=rp.namespace,
+            name=rp.name,
+            cache=self.registry.cache,
+            encoder=self.encoder(rt),
+            media=media,
+            label=opts.label,
+            field=opts.field,
+            config=self.watch_config,
+        )
 
     # --- encoding ------------------------------------------------------------------------
     def object_bytes(self, rt: ResourceType, value: bytes) -> bytes:
@@ -247,7 +281,7 @@ class ResourceAPI:
         method = request.method
         if method in ("GET", "HEAD"):
             if rp.watch_prefix or request.param("watch") in ("true", "1"):
-                raise StatusError.method_not_allowed()  # watch arrives with the watch cache
+                return await self._watch(request, rp, rt, media)
             opts = list_options(request, rt)
             page = await list_objects(
                 rt=rt,
@@ -283,8 +317,14 @@ class ResourceAPI:
 
     async def _item(
         self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
-    ) -> Response:
+    ) -> Response | Stream:
         method = request.method
+        if (
+            method in ("GET", "HEAD")
+            and (rp.watch_prefix or request.param("watch") in ("true", "1"))
+            and not rp.subresource
+        ):
+            return await self._watch(request, rp, rt, media)
         if method in ("GET", "HEAD"):
             entry = self.registry.get(rt, rp.namespace, rp.name)
             if media.table:

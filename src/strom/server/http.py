@@ -164,6 +164,7 @@ class Connection(asyncio.Protocol):
         self.remote = ""
         self.streaming = False
         self.closing = False
+        self._close_callbacks: list[Callable[[], None]] = []
 
     # --- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -183,6 +184,9 @@ class Connection(asyncio.Protocol):
         self._tracker.discard(self)
         self._can_write.set()
         self._closed.set()
+        for callback in self._close_callbacks:
+            callback()
+        self._close_callbacks = []
         if self._worker is not None and not self.streaming:
             self._worker.cancel()
 
@@ -263,7 +267,7 @@ class Connection(asyncio.Protocol):
                 request = self._pending.pop(0)
                 if self.transport is not None and len(self._pending) <= 16:
                     self.transport.resume_reading()
-                keep_alive = await self._handle(request)
+                keep_alive = await self._handle(request) and not self.closing
                 if not keep_alive:
                     self.close()
                     return
@@ -343,6 +347,18 @@ class Connection(asyncio.Protocol):
     async def drain(self) -> None:
         await self._can_write.wait()
 
+    def on_close(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` when the connection is lost (at once if it already is)."""
+        if self.transport is None:
+            callback()
+        else:
+            self._close_callbacks.append(callback)
+        return callback
+
+    def remove_on_close(self, callback: Callable[[], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._close_callbacks.remove(callback)
+
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
@@ -353,6 +369,11 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection without flushing (a watcher too slow to keep)."""
+        if self.transport is not None:
+            self.transport.abort()
 
     def _fail(self, status: int, message: str) -> None:
         if self.transport is None:
@@ -404,3 +425,5 @@ async def close_all(connections: set[Connection], *, timeout: float) -> None:
     if waits:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*waits), timeout)
+    for conn in list(connections):
+        conn.abort()

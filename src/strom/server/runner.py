@@ -108,13 +108,14 @@ async def run(cfg: ServeConfig) -> None:
     types = TypeTable()
     registry = Registry(store=store, cache=cache)
     try:
-        await cache.start([rt.key_prefix for rt in BUILTIN])
+        await cache.start([(rt.key_prefix, rt.namespaced) for rt in BUILTIN])
     except DatabaseError as exc:
         raise StartupError(f"database {cfg.data_dir / 'strom.db'} is unusable: {exc}") from exc
     controllers = Controllers(
         registry=registry, cache=cache, types=types, ca_pem=pki.ca_crt.read_bytes()
     )
     await controllers.start()
+    cache.forget_startup_history()
     app = App(
         api=ResourceAPI(registry=registry, types=types),
         types=types,
@@ -167,6 +168,7 @@ async def run(cfg: ServeConfig) -> None:
     await stop.wait()
     print("strom: shutting down", file=sys.stderr, flush=True)
     server.close()
+    cache.stop_watchers()
     await close_all(connections, timeout=5)
     await controllers.stop()
     await store.close()
