@@ -286,7 +286,7 @@ def test_cluster_wide_watch(api: Api, ns: str, raw_watch: Callable[[str], RawWat
     rv = api.get("/api/v1/configmaps").json["metadata"]["resourceVersion"]
     w = raw_watch(f"/api/v1/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=10")
     api.post(f"/api/v1/namespaces/{ns}/configmaps", cm("cw"))
-    api.post(f"/api/v1/namespaces/default/configmaps", cm(f"cw-{ns}"))
+    api.post("/api/v1/namespaces/default/configmaps", cm(f"cw-{ns}"))
     api.delete(f"/api/v1/namespaces/default/configmaps/cw-{ns}")
     events = w.wait_events(3)
     assert [(e["type"], e["object"]["metadata"]["namespace"]) for e in events[:3]] == [
