@@ -4,8 +4,8 @@ Each kubectl command runs twice against a tiny capture server (HTTPS on 127.0.0.
 discovery documents, every write recorded): once for real, which POSTs the object as
 `application/vnd.kubernetes.protobuf`, and once with `--dry-run=client -o json`, which prints
 the same object as JSON without sending it. `decode_k8s_protobuf(recorded, go_json=True)` must
-equal that JSON exactly, with no normalisation at all; the default (tidy) decode must equal
-it after `_tidy` (see there). Commands without a dry-run (auth can-i, auth whoami, create
+equal that JSON exactly, key order included, with no normalisation at all; the default
+(tidy) decode must equal it after `_tidy` (see there). Commands without a dry-run (auth can-i, auth whoami, create
 token) are checked against the JSON kubectl would send, written out by hand.
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -79,127 +80,216 @@ REVIEW_STATUS: dict[str, dict[str, Any]] = {
     "TokenRequest": {"token": "tok", "expirationTimestamp": "2030-01-01T00:00:00Z"},
 }
 
-# A pod spec that exercises most PodSpec tables; it reaches kubectl's protobuf encoder as the
-# template of a served CronJob that `kubectl create job --from=cronjob/...` instantiates
-# (kubectl run would be the obvious route, but it sends JSON).
-POD_SPEC: dict[str, Any] = {
-    "initContainers": [{"name": "init", "image": "busybox", "command": ["sh", "-c", "true"]}],
-    "volumes": [
-        {"name": "cfg", "configMap": {"name": "cm", "defaultMode": 420, "optional": True}},
-        {"name": "sec", "secret": {"secretName": "s", "items": [{"key": "k", "path": "p"}]}},
-        {"name": "scratch", "emptyDir": {}},
-        {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
-        {"name": "claim", "persistentVolumeClaim": {"claimName": "data", "readOnly": True}},
-        {"name": "host", "hostPath": {"path": "/var/log", "type": "Directory"}},
-        {
-            "name": "proj",
-            "projected": {
-                "sources": [
-                    {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
-                    {"configMap": {"name": "cm", "items": [{"key": "a", "path": "a"}]}},
-                    {
-                        "downwardAPI": {
-                            "items": [
-                                {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}
-                            ]
-                        }
-                    },
-                ]
-            },
-        },
-    ],
-    "nodeSelector": {"disk": "ssd"},
-    "tolerations": [
-        {"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule"},
-        {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 0},
-    ],
-    "affinity": {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [
-                    {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
-                ]
-            },
-            "preferredDuringSchedulingIgnoredDuringExecution": [
-                {
-                    "weight": 10,
-                    "preference": {
-                        "matchFields": [
-                            {"key": "metadata.name", "operator": "NotIn", "values": ["x"]}
-                        ]
-                    },
-                }
-            ],
-        },
-        "podAntiAffinity": {
-            "preferredDuringSchedulingIgnoredDuringExecution": [
-                {
-                    "weight": 100,
-                    "podAffinityTerm": {
-                        "labelSelector": {"matchLabels": {"app": "web"}},
-                        "topologyKey": "kubernetes.io/hostname",
-                    },
-                }
-            ]
-        },
-        "podAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {}, "topologyKey": "zone", "namespaces": ["a", "b"]}
-            ]
-        },
-    },
-    "securityContext": {
-        "runAsUser": 1000,
-        "runAsNonRoot": True,
-        "fsGroup": 2000,
-        "supplementalGroups": [1, 2],
-        "seccompProfile": {"type": "RuntimeDefault"},
-    },
-    "automountServiceAccountToken": False,
-    "terminationGracePeriodSeconds": 0,
-    "priority": -5,
-    "hostNetwork": True,
-    "dnsConfig": {"options": [{"name": "ndots", "value": "2"}]},
-    "containers": [
-        {
-            "name": "p",
-            "image": "nginx:1.27",
-            "ports": [{"containerPort": 80, "name": "http", "protocol": "TCP"}],
-            "env": [
-                {"name": "PLAIN", "value": "x"},
-                {"name": "EMPTY"},
-                {"name": "FROM_FIELD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
-                {
-                    "name": "FROM_RES",
-                    "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1m"}},
-                },
-            ],
-            "envFrom": [
-                {"configMapRef": {"name": "cm"}, "prefix": "CM_"},
-                {"secretRef": {"name": "s", "optional": False}},
-            ],
-            "resources": {
-                "limits": {"cpu": "500m", "memory": "128Mi"},
-                "requests": {"cpu": "250m", "memory": "64Mi"},
-            },
-            "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg", "readOnly": True}],
-            "livenessProbe": {
-                "httpGet": {"path": "/healthz", "port": "http", "scheme": "HTTP"},
-                "initialDelaySeconds": 3,
-                "periodSeconds": 10,
-            },
-            "readinessProbe": {"tcpSocket": {"port": 80}, "failureThreshold": 1},
-            "startupProbe": {"exec": {"command": ["true"]}},
-            "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
-                "readOnlyRootFilesystem": True,
-            },
-        }
-    ],
-}
+# A pod spec that exercises most PodSpec tables. It reaches kubectl's protobuf encoder as the
+# template of the served CronJob and Deployment below (`kubectl create job --from=cronjob/...`
+# instantiates one; `kubectl run` would be the obvious route, but it sends JSON).
+SERVED_YAML = """
+/apis/batch/v1/namespaces/default/cronjobs/nightly:
+  kind: CronJob
+  apiVersion: batch/v1
+  metadata:
+    name: nightly
+    namespace: default
+    uid: 1234-abcd
+    creationTimestamp: '2026-01-02T03:04:05Z'
+    labels: {app: web}
+  spec:
+    schedule: 0 0 * * *
+    jobTemplate:
+      metadata:
+        labels: {app: web}
+        annotations: {note: x}
+      spec:
+        backoffLimit: 2
+        completions: 1
+        parallelism: 1
+        ttlSecondsAfterFinished: 0
+        template:
+          metadata:
+            labels: {app: web}
+          spec: &pod
+          initContainers:
+          - name: init
+            image: busybox
+            command: [sh, -c, 'true']
+          volumes:
+          - name: cfg
+            configMap: {name: cm, defaultMode: 420, optional: true}
+          - name: sec
+            secret:
+              secretName: s
+              items:
+              - {key: k, path: p}
+          - name: scratch
+            emptyDir: {}
+          - name: mem
+            emptyDir: {medium: Memory, sizeLimit: 64Mi}
+          - name: claim
+            persistentVolumeClaim: {claimName: data, readOnly: true}
+          - name: host
+            hostPath: {path: /var/log, type: Directory}
+          - name: info
+            downwardAPI:
+              items:
+              - path: cpu
+                resourceFieldRef: {containerName: p, resource: requests.cpu, divisor: 1m}
+          - name: share
+            nfs: {server: nfs.local, path: /exports, readOnly: true}
+          - name: driver
+            csi: {driver: csi.example.com, volumeAttributes: {size: small}, readOnly: true}
+          - name: scratch-claim
+            ephemeral:
+              volumeClaimTemplate:
+                metadata:
+                  labels: {tier: cache}
+                spec:
+                  accessModes: [ReadWriteOnce]
+                  storageClassName: fast
+                  resources:
+                    requests: {storage: 1Gi}
+          - name: proj
+            projected:
+              sources:
+              - serviceAccountToken: {path: token, expirationSeconds: 3600}
+              - configMap:
+                  name: cm
+                  items:
+                  - {key: a, path: a}
+              - downwardAPI:
+                  items:
+                  - path: labels
+                    fieldRef: {fieldPath: metadata.labels}
+          nodeSelector: {disk: ssd}
+          tolerations:
+          - {key: k, operator: Equal, value: v, effect: NoSchedule}
+          - {operator: Exists, effect: NoExecute, tolerationSeconds: 0}
+          affinity:
+            nodeAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                nodeSelectorTerms:
+                - matchExpressions:
+                  - key: zone
+                    operator: In
+                    values: [a]
+              preferredDuringSchedulingIgnoredDuringExecution:
+              - weight: 10
+                preference:
+                  matchFields:
+                  - key: metadata.name
+                    operator: NotIn
+                    values: [x]
+            podAntiAffinity:
+              preferredDuringSchedulingIgnoredDuringExecution:
+              - weight: 100
+                podAffinityTerm:
+                  labelSelector:
+                    matchLabels: {app: web}
+                  topologyKey: kubernetes.io/hostname
+            podAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+              - labelSelector: {}
+                topologyKey: zone
+                namespaces: [a, b]
+          securityContext:
+            runAsUser: 1000
+            runAsNonRoot: true
+            fsGroup: 2000
+            supplementalGroups: [1, 2]
+            seccompProfile: {type: RuntimeDefault}
+          automountServiceAccountToken: false
+          terminationGracePeriodSeconds: 0
+          priority: -5
+          hostNetwork: true
+          hostAliases:
+          - {ip: 10.0.0.1, hostnames: [a.local, b.local]}
+          imagePullSecrets:
+          - {name: regcred}
+          topologySpreadConstraints:
+          - maxSkew: 1
+            topologyKey: zone
+            whenUnsatisfiable: DoNotSchedule
+            labelSelector:
+              matchExpressions:
+              - {key: app, operator: Exists}
+          readinessGates:
+          - {conditionType: example.com/ready}
+          resources:
+            limits: {cpu: '2'}
+          dnsConfig:
+            options:
+            - {name: ndots, value: '2'}
+          containers:
+          - name: p
+            image: nginx:1.27
+            workingDir: /srv
+            stdin: true
+            tty: true
+            terminationMessagePolicy: FallbackToLogsOnError
+            resizePolicy:
+            - {resourceName: cpu, restartPolicy: NotRequired}
+            ports:
+            - {containerPort: 80, name: http, protocol: TCP}
+            env:
+            - {name: PLAIN, value: x}
+            - {name: EMPTY}
+            - name: FROM_FIELD
+              valueFrom:
+                fieldRef: {fieldPath: metadata.name}
+            - name: FROM_SECRET
+              valueFrom:
+                secretKeyRef: {name: s, key: k}
+            - name: FROM_CM
+              valueFrom:
+                configMapKeyRef: {name: cm, key: k, optional: true}
+            - name: FROM_RES
+              valueFrom:
+                resourceFieldRef: {resource: limits.cpu, divisor: 1m}
+            envFrom:
+            - configMapRef: {name: cm}
+              prefix: CM_
+            - secretRef: {name: s, optional: false}
+            resources:
+              limits: {cpu: 500m, memory: 128Mi}
+              requests: {cpu: 250m, memory: 64Mi}
+            volumeMounts:
+            - {name: cfg, mountPath: /etc/cfg, readOnly: true}
+            livenessProbe:
+              httpGet: {path: /healthz, port: http, scheme: HTTP}
+              initialDelaySeconds: 3
+              periodSeconds: 10
+            readinessProbe:
+              tcpSocket: {port: 80}
+              failureThreshold: 1
+            startupProbe:
+              grpc: {port: 9090, service: health}
+              timeoutSeconds: 2
+            lifecycle:
+              postStart:
+                exec:
+                  command: [sh, -c, date]
+              preStop:
+                sleep: {seconds: 5}
+            securityContext:
+              allowPrivilegeEscalation: false
+              capabilities:
+                drop: [ALL]
+                add: [NET_BIND_SERVICE]
+              readOnlyRootFilesystem: true
+/apis/apps/v1/namespaces/default/deployments/web:
+  kind: Deployment
+  apiVersion: apps/v1
+  metadata: {name: web, namespace: default, uid: 5678-ef01}
+  spec:
+    replicas: 1
+    selector:
+      matchLabels: {app: web}
+    template:
+      metadata:
+        labels: {app: web}
+      spec: *pod
+"""
+# Objects the capture server returns on GET, for commands that build on an existing object.
+SERVED: dict[str, dict[str, Any]] = yaml.safe_load(SERVED_YAML)
 
 # (test id, kubectl arguments after the verb-less prefix); each posts exactly one object.
 CREATE_COMMANDS: list[tuple[str, list[str]]] = [
@@ -419,45 +509,6 @@ def _discovery(path: str) -> dict[str, Any] | None:
         "groupVersion": gv,
         "resources": resources,
     }
-
-
-# Objects the capture server returns on GET, for commands that build on an existing object.
-SERVED: dict[str, dict[str, Any]] = {
-    "/apis/batch/v1/namespaces/default/cronjobs/nightly": {
-        "kind": "CronJob",
-        "apiVersion": "batch/v1",
-        "metadata": {
-            "name": "nightly",
-            "namespace": "default",
-            "uid": "1234-abcd",
-            "creationTimestamp": "2026-01-02T03:04:05Z",
-            "labels": {"app": "web"},
-        },
-        "spec": {
-            "schedule": "0 0 * * *",
-            "jobTemplate": {
-                "metadata": {"labels": {"app": "web"}, "annotations": {"note": "x"}},
-                "spec": {
-                    "backoffLimit": 2,
-                    "completions": 1,
-                    "parallelism": 1,
-                    "ttlSecondsAfterFinished": 0,
-                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": POD_SPEC},
-                },
-            },
-        },
-    },
-    "/apis/apps/v1/namespaces/default/deployments/web": {
-        "kind": "Deployment",
-        "apiVersion": "apps/v1",
-        "metadata": {"name": "web", "namespace": "default", "uid": "5678-ef01"},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": POD_SPEC},
-        },
-    },
-}
 
 
 def _echo(body: bytes) -> dict[str, Any]:
@@ -726,5 +777,7 @@ def test_decode_matches_kubectl_json(kube: Kube, args: list[str]) -> None:
     dry_run = [*args[:cut], "--dry-run=client", "-o", "json", *args[cut:]]
     expected = json.loads(kube.run(dry_run))
     recorded = kube.record(args)
-    assert decode_k8s_protobuf(recorded.body, go_json=True) == expected
+    go_json = decode_k8s_protobuf(recorded.body, go_json=True)
+    assert go_json == expected
+    assert json.dumps(go_json) == json.dumps(expected)  # same key order too (Go struct order)
     assert decode_k8s_protobuf(recorded.body) == _tidy(expected)

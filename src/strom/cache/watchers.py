@@ -41,7 +41,11 @@ class Sink(Protocol):
 
     def write_chunk(self, data: bytes) -> None: ...
 
-    def write_buffer_size(self) -> int: ...
+    @property
+    def paused_since(self) -> float: ...
+
+    @property
+    def bytes_while_paused(self) -> int: ...
 
     @property
     def is_closed(self) -> bool: ...
@@ -102,7 +106,6 @@ class Watcher:
     """
 
     __slots__ = (
-        "_paused_since",
         "batch",
         "bookmarks",
         "custom_frame",
@@ -144,7 +147,6 @@ class Watcher:
         self.batch: list[bytes] = []
         self.pending: list[bytes] | None = None
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._paused_since = 0.0
 
     def matches(self, obj: dict[str, Any] | None) -> bool:
         if obj is None:
@@ -203,17 +205,16 @@ class Watcher:
         if sink.is_closed:
             self.stop("closed")
             return
-        buffered = sink.write_buffer_size()
-        if buffered:
-            now = time.monotonic()
-            if not self._paused_since:
-                self._paused_since = now
-            elif buffered > MAX_BUFFERED_BYTES or now - self._paused_since > MAX_PAUSED_SECONDS:
-                self.stop("too slow")
-                sink.abort()
-                return
-        else:
-            self._paused_since = 0.0
+        paused = sink.paused_since
+        if paused and (
+            sink.bytes_while_paused > MAX_BUFFERED_BYTES
+            or time.monotonic() - paused > MAX_PAUSED_SECONDS
+        ):
+            # kube-apiserver gives blocked watchers a short budget, then drops them; the
+            # client relists. Buffering on would cost memory without bound.
+            self.stop("too slow")
+            sink.abort()
+            return
         sink.write_chunk(data)
 
     def send_now(self, data: bytes) -> None:

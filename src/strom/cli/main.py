@@ -17,6 +17,24 @@ examples:
 """
 
 
+def _duration(text: str) -> float:
+    """`5m`, `30s`, `1h`, `250ms` or plain seconds, as Go's durations read."""
+    units = (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
+    for suffix, factor in units:
+        if text.endswith(suffix) and not (suffix == "s" and text.endswith("ms")):
+            number = text[: -len(suffix)]
+            break
+    else:
+        number, factor = text, 1.0
+    try:
+        value = float(number) * factor
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"negative duration: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="strom", description="A Kubernetes-compatible API server built around watch."
@@ -47,6 +65,30 @@ def _parser() -> argparse.ArgumentParser:
         help="treat requests without credentials as system:anonymous (default: 401)",
     )
     serve.add_argument("--max-requests-inflight", type=int, default=400)
+    serve.add_argument(
+        "--compaction-interval",
+        type=_duration,
+        default=300.0,
+        help="how often old revisions are compacted, e.g. 5m, 30s (0 disables; default 5m)",
+    )
+    serve.add_argument(
+        "--compaction-retain",
+        type=int,
+        default=1000,
+        help="revisions always kept by compaction (default 1000)",
+    )
+    serve.add_argument(
+        "--min-request-timeout",
+        type=_duration,
+        default=1800.0,
+        help="watch timeout when the client sets none, randomized up to 2x (default 30m)",
+    )
+    serve.add_argument(
+        "--watch-bookmark-interval",
+        type=_duration,
+        default=60.0,
+        help="how often watches that allow bookmarks get one (default 1m)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -78,6 +120,10 @@ def _serve(args: argparse.Namespace) -> int:
         tls_keylog_file=args.tls_keylog_file,
         anonymous_auth=args.anonymous_auth,
         max_requests_inflight=args.max_requests_inflight,
+        compaction_interval=args.compaction_interval,
+        compaction_keep=args.compaction_retain,
+        min_request_timeout=args.min_request_timeout,
+        watch_bookmark_interval=args.watch_bookmark_interval,
     )
     try:
         import uvloop

@@ -164,6 +164,10 @@ class Connection(asyncio.Protocol):
         self.remote = ""
         self.streaming = False
         self.closing = False
+        # Backpressure as the watch fan-out sees it: when the transport asked us to pause,
+        # and how much was written since (the transport buffers it all in user space).
+        self.paused_since = 0.0
+        self.bytes_while_paused = 0
         self._close_callbacks: list[Callable[[], None]] = []
 
     # --- asyncio.Protocol ----------------------------------------------------------------
@@ -192,9 +196,12 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._can_write.clear()
+        self.paused_since = time.monotonic()
+        self.bytes_while_paused = 0
 
     def resume_writing(self) -> None:
         self._can_write.set()
+        self.paused_since = 0.0
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -339,6 +346,8 @@ class Connection(asyncio.Protocol):
     def write_chunk(self, data: bytes) -> None:
         """Write one chunk now (no await): the watch dispatcher's only per-watcher call."""
         if self.transport is not None and data:
+            if self.paused_since:
+                self.bytes_while_paused += len(data)
             self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def write_buffer_size(self) -> int:

@@ -28,6 +28,7 @@ from strom.registry.types import TypeTable
 from strom.server.api import ResourceAPI
 from strom.server.app import App
 from strom.server.http import Connection, close_all, serve
+from strom.server.watch import WatchConfig
 from strom.storage.sqlite import SQLiteStore
 
 __all__ = ["ServeConfig", "StartupError", "run"]
@@ -53,6 +54,10 @@ class ServeConfig:
     tls_keylog_file: Path | None = None
     anonymous_auth: bool = False
     max_requests_inflight: int = 400
+    compaction_interval: float = 300.0  # seconds; 0 disables
+    compaction_keep: int = 1000  # newest revisions always kept (kine's minimum)
+    min_request_timeout: float = 1800.0
+    watch_bookmark_interval: float = 60.0
     kubeconfig_server: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -71,6 +76,20 @@ def _prepare_dirs(cfg: ServeConfig) -> Path:
     except OSError as exc:
         raise StartupError(f"cert dir {pki_dir} is not usable: {exc.strerror}") from exc
     return pki_dir
+
+
+async def _compact_periodically(store: SQLiteStore, interval: float, keep: int) -> None:
+    """Drop history older than the newest `keep` revisions, every `interval` seconds."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        target = store.current_rev - keep
+        if target > store.compact_rev:
+            try:
+                await store.compact(target)
+            except Exception:
+                log.exception("compaction to %d failed", target)
 
 
 async def run(cfg: ServeConfig) -> None:
@@ -116,8 +135,19 @@ async def run(cfg: ServeConfig) -> None:
     )
     await controllers.start()
     cache.forget_startup_history()
+    compactor = asyncio.create_task(
+        _compact_periodically(store, cfg.compaction_interval, cfg.compaction_keep),
+        name="compactor",
+    )
     app = App(
-        api=ResourceAPI(registry=registry, types=types),
+        api=ResourceAPI(
+            registry=registry,
+            types=types,
+            watch_config=WatchConfig(
+                min_request_timeout=cfg.min_request_timeout,
+                bookmark_interval=cfg.watch_bookmark_interval,
+            ),
+        ),
         types=types,
         authenticator=Authenticator(
             token_file=tokens, client_ca_configured=True, anonymous=cfg.anonymous_auth
@@ -170,5 +200,8 @@ async def run(cfg: ServeConfig) -> None:
     server.close()
     cache.stop_watchers()
     await close_all(connections, timeout=5)
+    compactor.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await compactor
     await controllers.stop()
     await store.close()
