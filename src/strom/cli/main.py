@@ -20,12 +20,11 @@ examples:
 def _duration(text: str) -> float:
     """`5m`, `30s`, `1h`, `250ms` or plain seconds, as Go's durations read."""
     units = (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
-    for suffix, factor in units:
+    number, factor = text, 1.0
+    for suffix, unit in units:
         if text.endswith(suffix) and not (suffix == "s" and text.endswith("ms")):
-            number = text[: -len(suffix)]
+            number, factor = text[: -len(suffix)], unit
             break
-    else:
-        number, factor = text, 1.0
     try:
         value = float(number) * factor
     except ValueError as exc:
