@@ -99,13 +99,19 @@ def test_operator_reacts_to_create_update_delete(api: Api, operator: str) -> Non
         timeout=30,
     )
     wait_for(
-        lambda: (api.get(f"{base}/w1").json.get("status") or {}).get("updated", {}).get("echoed")
-        == "again",
+        lambda: (
+            (api.get(f"{base}/w1").json.get("status") or {}).get("updated", {}).get("echoed")
+            == "again"
+        ),
         what="kopf to record the handler result in status",
         timeout=30,
     )
     assert api.delete(f"{base}/w1").status == 200
-    wait_for(lambda: api.get(cm).status == 404, what="the operator to delete the ConfigMap",
-             timeout=30)
-    wait_for(lambda: api.get(f"{base}/w1").status == 404, what="kopf to release its finalizer",
-             timeout=30)
+    wait_for(
+        lambda: api.get(cm).status == 404, what="the operator to delete the ConfigMap", timeout=30
+    )
+    wait_for(
+        lambda: api.get(f"{base}/w1").status == 404,
+        what="kopf to release its finalizer",
+        timeout=30,
+    )

@@ -5,8 +5,9 @@ discovery documents, every write recorded): once for real, which POSTs the objec
 `application/vnd.kubernetes.protobuf`, and once with `--dry-run=client -o json`, which prints
 the same object as JSON without sending it. `decode_k8s_protobuf(recorded, go_json=True)` must
 equal that JSON exactly, key order included, with no normalisation at all; the default
-(tidy) decode must equal it after `_tidy` (see there). Commands without a dry-run (auth can-i, auth whoami, create
-token) are checked against the JSON kubectl would send, written out by hand.
+(tidy) decode must equal it after `_tidy` (see there). Commands without a dry-run (auth
+can-i, auth whoami, create token) are checked against the JSON kubectl would send, written
+out by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime
 import ipaddress
 import json
 import os
+import shlex
 import shutil
 import ssl
 import subprocess
@@ -108,173 +110,173 @@ SERVED_YAML = """
           metadata:
             labels: {app: web}
           spec: &pod
-          initContainers:
-          - name: init
-            image: busybox
-            command: [sh, -c, 'true']
-          volumes:
-          - name: cfg
-            configMap: {name: cm, defaultMode: 420, optional: true}
-          - name: sec
-            secret:
-              secretName: s
-              items:
-              - {key: k, path: p}
-          - name: scratch
-            emptyDir: {}
-          - name: mem
-            emptyDir: {medium: Memory, sizeLimit: 64Mi}
-          - name: claim
-            persistentVolumeClaim: {claimName: data, readOnly: true}
-          - name: host
-            hostPath: {path: /var/log, type: Directory}
-          - name: info
-            downwardAPI:
-              items:
-              - path: cpu
-                resourceFieldRef: {containerName: p, resource: requests.cpu, divisor: 1m}
-          - name: share
-            nfs: {server: nfs.local, path: /exports, readOnly: true}
-          - name: driver
-            csi: {driver: csi.example.com, volumeAttributes: {size: small}, readOnly: true}
-          - name: scratch-claim
-            ephemeral:
-              volumeClaimTemplate:
-                metadata:
-                  labels: {tier: cache}
-                spec:
-                  accessModes: [ReadWriteOnce]
-                  storageClassName: fast
-                  resources:
-                    requests: {storage: 1Gi}
-          - name: proj
-            projected:
-              sources:
-              - serviceAccountToken: {path: token, expirationSeconds: 3600}
-              - configMap:
-                  name: cm
-                  items:
-                  - {key: a, path: a}
-              - downwardAPI:
-                  items:
-                  - path: labels
-                    fieldRef: {fieldPath: metadata.labels}
-          nodeSelector: {disk: ssd}
-          tolerations:
-          - {key: k, operator: Equal, value: v, effect: NoSchedule}
-          - {operator: Exists, effect: NoExecute, tolerationSeconds: 0}
-          affinity:
-            nodeAffinity:
-              requiredDuringSchedulingIgnoredDuringExecution:
-                nodeSelectorTerms:
-                - matchExpressions:
-                  - key: zone
-                    operator: In
-                    values: [a]
-              preferredDuringSchedulingIgnoredDuringExecution:
-              - weight: 10
-                preference:
-                  matchFields:
-                  - key: metadata.name
-                    operator: NotIn
-                    values: [x]
-            podAntiAffinity:
-              preferredDuringSchedulingIgnoredDuringExecution:
-              - weight: 100
-                podAffinityTerm:
-                  labelSelector:
-                    matchLabels: {app: web}
-                  topologyKey: kubernetes.io/hostname
-            podAffinity:
-              requiredDuringSchedulingIgnoredDuringExecution:
-              - labelSelector: {}
-                topologyKey: zone
-                namespaces: [a, b]
-          securityContext:
-            runAsUser: 1000
-            runAsNonRoot: true
-            fsGroup: 2000
-            supplementalGroups: [1, 2]
-            seccompProfile: {type: RuntimeDefault}
-          automountServiceAccountToken: false
-          terminationGracePeriodSeconds: 0
-          priority: -5
-          hostNetwork: true
-          hostAliases:
-          - {ip: 10.0.0.1, hostnames: [a.local, b.local]}
-          imagePullSecrets:
-          - {name: regcred}
-          topologySpreadConstraints:
-          - maxSkew: 1
-            topologyKey: zone
-            whenUnsatisfiable: DoNotSchedule
-            labelSelector:
-              matchExpressions:
-              - {key: app, operator: Exists}
-          readinessGates:
-          - {conditionType: example.com/ready}
-          resources:
-            limits: {cpu: '2'}
-          dnsConfig:
-            options:
-            - {name: ndots, value: '2'}
-          containers:
-          - name: p
-            image: nginx:1.27
-            workingDir: /srv
-            stdin: true
-            tty: true
-            terminationMessagePolicy: FallbackToLogsOnError
-            resizePolicy:
-            - {resourceName: cpu, restartPolicy: NotRequired}
-            ports:
-            - {containerPort: 80, name: http, protocol: TCP}
-            env:
-            - {name: PLAIN, value: x}
-            - {name: EMPTY}
-            - name: FROM_FIELD
-              valueFrom:
-                fieldRef: {fieldPath: metadata.name}
-            - name: FROM_SECRET
-              valueFrom:
-                secretKeyRef: {name: s, key: k}
-            - name: FROM_CM
-              valueFrom:
-                configMapKeyRef: {name: cm, key: k, optional: true}
-            - name: FROM_RES
-              valueFrom:
-                resourceFieldRef: {resource: limits.cpu, divisor: 1m}
-            envFrom:
-            - configMapRef: {name: cm}
-              prefix: CM_
-            - secretRef: {name: s, optional: false}
-            resources:
-              limits: {cpu: 500m, memory: 128Mi}
-              requests: {cpu: 250m, memory: 64Mi}
-            volumeMounts:
-            - {name: cfg, mountPath: /etc/cfg, readOnly: true}
-            livenessProbe:
-              httpGet: {path: /healthz, port: http, scheme: HTTP}
-              initialDelaySeconds: 3
-              periodSeconds: 10
-            readinessProbe:
-              tcpSocket: {port: 80}
-              failureThreshold: 1
-            startupProbe:
-              grpc: {port: 9090, service: health}
-              timeoutSeconds: 2
-            lifecycle:
-              postStart:
-                exec:
-                  command: [sh, -c, date]
-              preStop:
-                sleep: {seconds: 5}
+            initContainers:
+            - name: init
+              image: busybox
+              command: [sh, -c, 'true']
+            volumes:
+            - name: cfg
+              configMap: {name: cm, defaultMode: 420, optional: true}
+            - name: sec
+              secret:
+                secretName: s
+                items:
+                - {key: k, path: p}
+            - name: scratch
+              emptyDir: {}
+            - name: mem
+              emptyDir: {medium: Memory, sizeLimit: 64Mi}
+            - name: claim
+              persistentVolumeClaim: {claimName: data, readOnly: true}
+            - name: host
+              hostPath: {path: /var/log, type: Directory}
+            - name: info
+              downwardAPI:
+                items:
+                - path: cpu
+                  resourceFieldRef: {containerName: p, resource: requests.cpu, divisor: 1m}
+            - name: share
+              nfs: {server: nfs.local, path: /exports, readOnly: true}
+            - name: driver
+              csi: {driver: csi.example.com, volumeAttributes: {size: small}, readOnly: true}
+            - name: scratch-claim
+              ephemeral:
+                volumeClaimTemplate:
+                  metadata:
+                    labels: {tier: cache}
+                  spec:
+                    accessModes: [ReadWriteOnce]
+                    storageClassName: fast
+                    resources:
+                      requests: {storage: 1Gi}
+            - name: proj
+              projected:
+                sources:
+                - serviceAccountToken: {path: token, expirationSeconds: 3600}
+                - configMap:
+                    name: cm
+                    items:
+                    - {key: a, path: a}
+                - downwardAPI:
+                    items:
+                    - path: labels
+                      fieldRef: {fieldPath: metadata.labels}
+            nodeSelector: {disk: ssd}
+            tolerations:
+            - {key: k, operator: Equal, value: v, effect: NoSchedule}
+            - {operator: Exists, effect: NoExecute, tolerationSeconds: 0}
+            affinity:
+              nodeAffinity:
+                requiredDuringSchedulingIgnoredDuringExecution:
+                  nodeSelectorTerms:
+                  - matchExpressions:
+                    - key: zone
+                      operator: In
+                      values: [a]
+                preferredDuringSchedulingIgnoredDuringExecution:
+                - weight: 10
+                  preference:
+                    matchFields:
+                    - key: metadata.name
+                      operator: NotIn
+                      values: [x]
+              podAntiAffinity:
+                preferredDuringSchedulingIgnoredDuringExecution:
+                - weight: 100
+                  podAffinityTerm:
+                    labelSelector:
+                      matchLabels: {app: web}
+                    topologyKey: kubernetes.io/hostname
+              podAffinity:
+                requiredDuringSchedulingIgnoredDuringExecution:
+                - labelSelector: {}
+                  topologyKey: zone
+                  namespaces: [a, b]
             securityContext:
-              allowPrivilegeEscalation: false
-              capabilities:
-                drop: [ALL]
-                add: [NET_BIND_SERVICE]
-              readOnlyRootFilesystem: true
+              runAsUser: 1000
+              runAsNonRoot: true
+              fsGroup: 2000
+              supplementalGroups: [1, 2]
+              seccompProfile: {type: RuntimeDefault}
+            automountServiceAccountToken: false
+            terminationGracePeriodSeconds: 0
+            priority: -5
+            hostNetwork: true
+            hostAliases:
+            - {ip: 10.0.0.1, hostnames: [a.local, b.local]}
+            imagePullSecrets:
+            - {name: regcred}
+            topologySpreadConstraints:
+            - maxSkew: 1
+              topologyKey: zone
+              whenUnsatisfiable: DoNotSchedule
+              labelSelector:
+                matchExpressions:
+                - {key: app, operator: Exists}
+            readinessGates:
+            - {conditionType: example.com/ready}
+            resources:
+              limits: {cpu: '2'}
+            dnsConfig:
+              options:
+              - {name: ndots, value: '2'}
+            containers:
+            - name: p
+              image: nginx:1.27
+              workingDir: /srv
+              stdin: true
+              tty: true
+              terminationMessagePolicy: FallbackToLogsOnError
+              resizePolicy:
+              - {resourceName: cpu, restartPolicy: NotRequired}
+              ports:
+              - {containerPort: 80, name: http, protocol: TCP}
+              env:
+              - {name: PLAIN, value: x}
+              - {name: EMPTY}
+              - name: FROM_FIELD
+                valueFrom:
+                  fieldRef: {fieldPath: metadata.name}
+              - name: FROM_SECRET
+                valueFrom:
+                  secretKeyRef: {name: s, key: k}
+              - name: FROM_CM
+                valueFrom:
+                  configMapKeyRef: {name: cm, key: k, optional: true}
+              - name: FROM_RES
+                valueFrom:
+                  resourceFieldRef: {resource: limits.cpu, divisor: 1m}
+              envFrom:
+              - configMapRef: {name: cm}
+                prefix: CM_
+              - secretRef: {name: s, optional: false}
+              resources:
+                limits: {cpu: 500m, memory: 128Mi}
+                requests: {cpu: 250m, memory: 64Mi}
+              volumeMounts:
+              - {name: cfg, mountPath: /etc/cfg, readOnly: true}
+              livenessProbe:
+                httpGet: {path: /healthz, port: http, scheme: HTTP}
+                initialDelaySeconds: 3
+                periodSeconds: 10
+              readinessProbe:
+                tcpSocket: {port: 80}
+                failureThreshold: 1
+              startupProbe:
+                grpc: {port: 9090, service: health}
+                timeoutSeconds: 2
+              lifecycle:
+                postStart:
+                  exec:
+                    command: [sh, -c, date]
+                preStop:
+                  sleep: {seconds: 5}
+              securityContext:
+                allowPrivilegeEscalation: false
+                capabilities:
+                  drop: [ALL]
+                  add: [NET_BIND_SERVICE]
+                readOnlyRootFilesystem: true
 /apis/apps/v1/namespaces/default/deployments/web:
   kind: Deployment
   apiVersion: apps/v1
@@ -291,160 +293,56 @@ SERVED_YAML = """
 # Objects the capture server returns on GET, for commands that build on an existing object.
 SERVED: dict[str, dict[str, Any]] = yaml.safe_load(SERVED_YAML)
 
-# (test id, kubectl arguments after the verb-less prefix); each posts exactly one object.
-CREATE_COMMANDS: list[tuple[str, list[str]]] = [
-    ("namespace", ["create", "namespace", "ns1"]),
-    (
-        "configmap",
-        [
-            "create",
-            "configmap",
-            "cm1",
-            "--from-literal=a=1",
-            "--from-literal=b=",
-            "--from-file=bin=/bin/true",
-        ],
-    ),
-    (
-        "secret-generic",
-        [
-            "create",
-            "secret",
-            "generic",
-            "s1",
-            "--from-literal=user=admin",
-            "--from-literal=empty=",
-            "--type=Opaque",
-        ],
-    ),
-    (
-        "secret-docker",
-        [
-            "create",
-            "secret",
-            "docker-registry",
-            "s2",
-            "--docker-server=r.io",
-            "--docker-username=u",
-            "--docker-password=p",
-        ],
-    ),
-    ("secret-tls", ["create", "secret", "tls", "s3", "--cert={cert}", "--key={key}"]),
-    ("serviceaccount", ["create", "serviceaccount", "sa1"]),
-    (
-        "deployment",
-        [
-            "create",
-            "deployment",
-            "d1",
-            "--image=nginx",
-            "--image=redis",
-            "--replicas=3",
-            "--port=8080",
-        ],
-    ),
-    ("deployment-zero", ["create", "deployment", "d0", "--image=nginx", "--replicas=0"]),
-    ("job", ["create", "job", "j1", "--image=busybox", "--", "echo", "hi"]),
-    (
-        "cronjob",
-        [
-            "create",
-            "cronjob",
-            "cj1",
-            "--image=busybox",
-            "--schedule=*/5 * * * *",
-            "--restart=OnFailure",
-            "--",
-            "date",
-        ],
-    ),
-    (
-        "role",
-        [
-            "create",
-            "role",
-            "r1",
-            "--verb=get,list",
-            "--resource=pods,deployments.apps",
-            "--resource-name=a",
-        ],
-    ),
-    (
-        "rolebinding",
-        [
-            "create",
-            "rolebinding",
-            "rb1",
-            "--role=r1",
-            "--user=alice",
-            "--group=devs",
-            "--serviceaccount=default:sa1",
-        ],
-    ),
-    (
-        "clusterrole",
-        [
-            "create",
-            "clusterrole",
-            "cr1",
-            "--verb=get",
-            "--resource=nodes",
-            "--non-resource-url=/logs/*",
-        ],
-    ),
-    (
-        "clusterrole-aggregated",
-        ["create", "clusterrole", "cr2", "--aggregation-rule=team=a,tier=b"],
-    ),
-    (
-        "clusterrolebinding",
-        ["create", "clusterrolebinding", "crb1", "--clusterrole=cr1", "--user=bob"],
-    ),
-    ("service-clusterip", ["create", "service", "clusterip", "svc1", "--tcp=80:8080", "--tcp=443"]),
-    ("service-headless", ["create", "service", "clusterip", "svc2", "--clusterip=None"]),
-    (
-        "service-nodeport",
-        ["create", "service", "nodeport", "svc3", "--tcp=80:8080", "--node-port=30080"],
-    ),
-    ("service-loadbalancer", ["create", "service", "loadbalancer", "svc4", "--tcp=53:5353"]),
-    (
-        "service-externalname",
-        ["create", "service", "externalname", "svc5", "--external-name=example.com"],
-    ),
-    ("quota", ["create", "quota", "q1", "--hard=cpu=1,memory=1Gi,pods=4", "--scopes=BestEffort"]),
-    (
-        "priorityclass",
-        [
-            "create",
-            "priorityclass",
-            "pc1",
-            "--value=1000",
-            "--description=important",
-            "--preemption-policy=Never",
-        ],
-    ),
-    (
-        "priorityclass-default",
-        ["create", "priorityclass", "pc2", "--value=-10", "--global-default"],
-    ),
-    ("pdb", ["create", "poddisruptionbudget", "pdb1", "--selector=app=web", "--min-available=50%"]),
-    ("pdb-max", ["create", "pdb", "pdb2", "--selector=app=db", "--max-unavailable=1"]),
-    (
-        "ingress",
-        [
-            "create",
-            "ingress",
-            "ing1",
-            "--class=nginx",
-            "--rule=foo.com/bar=svc1:8080,tls=cert",
-            "--rule=/path*=svc2:http",
-            "--default-backend=svc3:80",
-            "--annotation=a=b",
-        ],
-    ),
-    ("job-from-cronjob", ["create", "job", "j2", "--from=cronjob/nightly"]),
-    ("autoscale", ["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu=80%"]),
-]
+# One kubectl command each: "test id: arguments" (shell-quoted, indented lines continue);
+# each posts exactly one object. {cert} and {key} stand for the capture server's TLS files.
+CREATE_COMMANDS_TEXT = """
+namespace: create namespace ns1
+configmap: create configmap cm1 --from-literal=a=1 --from-literal=b= --from-file=bin=/bin/true
+secret-generic: create secret generic s1 --from-literal=user=admin --from-literal=empty=
+    --type=Opaque
+secret-docker: create secret docker-registry s2 --docker-server=r.io --docker-username=u
+    --docker-password=p
+secret-tls: create secret tls s3 '--cert={cert}' '--key={key}'
+serviceaccount: create serviceaccount sa1
+deployment: create deployment d1 --image=nginx --image=redis --replicas=3 --port=8080
+deployment-zero: create deployment d0 --image=nginx --replicas=0
+job: create job j1 --image=busybox -- echo hi
+cronjob: create cronjob cj1 --image=busybox '--schedule=*/5 * * * *' --restart=OnFailure -- date
+role: create role r1 --verb=get,list --resource=pods,deployments.apps --resource-name=a
+rolebinding: create rolebinding rb1 --role=r1 --user=alice --group=devs
+    --serviceaccount=default:sa1
+clusterrole: create clusterrole cr1 --verb=get --resource=nodes '--non-resource-url=/logs/*'
+clusterrole-aggregated: create clusterrole cr2 --aggregation-rule=team=a,tier=b
+clusterrolebinding: create clusterrolebinding crb1 --clusterrole=cr1 --user=bob
+service-clusterip: create service clusterip svc1 --tcp=80:8080 --tcp=443
+service-headless: create service clusterip svc2 --clusterip=None
+service-nodeport: create service nodeport svc3 --tcp=80:8080 --node-port=30080
+service-loadbalancer: create service loadbalancer svc4 --tcp=53:5353
+service-externalname: create service externalname svc5 --external-name=example.com
+quota: create quota q1 --hard=cpu=1,memory=1Gi,pods=4 --scopes=BestEffort
+priorityclass: create priorityclass pc1 --value=1000 --description=important
+    --preemption-policy=Never
+priorityclass-default: create priorityclass pc2 --value=-10 --global-default
+pdb: create poddisruptionbudget pdb1 --selector=app=web --min-available=50%
+pdb-max: create pdb pdb2 --selector=app=db --max-unavailable=1
+ingress: create ingress ing1 --class=nginx --rule=foo.com/bar=svc1:8080,tls=cert
+    '--rule=/path*=svc2:http' --default-backend=svc3:80 --annotation=a=b
+job-from-cronjob: create job j2 --from=cronjob/nightly
+autoscale: autoscale deployment web --min=2 --max=5 --cpu=80%
+"""
+
+
+def _commands(text: str) -> list[tuple[str, list[str]]]:
+    entries: list[str] = []
+    for line in text.strip().splitlines():
+        if line.startswith(" "):
+            entries[-1] += line
+        else:
+            entries.append(line)
+    return [(entry.split(":")[0], shlex.split(entry.partition(": ")[2])) for entry in entries]
+
+
+CREATE_COMMANDS = _commands(CREATE_COMMANDS_TEXT)
 
 
 @dataclass
@@ -692,71 +590,51 @@ def _tidy(value: Any) -> Any:
     return value
 
 
-SSAR = {
-    "kind": "SelfSubjectAccessReview",
-    "apiVersion": "authorization.k8s.io/v1",
-    "metadata": {},
-    "status": {"allowed": False},
-}
-# (kubectl arguments, the JSON a JSON-speaking kubectl sends): commands without a dry-run.
-REVIEW_COMMANDS: list[tuple[list[str], dict[str, Any]]] = [
-    (
-        ["auth", "can-i", "list", "pods"],
-        {
-            **SSAR,
-            "spec": {
-                "resourceAttributes": {"namespace": "default", "verb": "list", "resource": "pods"}
-            },
-        },
-    ),
-    (
-        ["auth", "can-i", "create", "deployments.apps", "-n", "kube-system", "--subresource=scale"],
-        {
-            **SSAR,
-            "spec": {
-                "resourceAttributes": {
-                    "namespace": "kube-system",
-                    "verb": "create",
-                    "group": "apps",
-                    "resource": "deployments",
-                    "subresource": "scale",
-                }
-            },
-        },
-    ),
-    (
-        ["auth", "can-i", "get", "/logs/x"],
-        {**SSAR, "spec": {"nonResourceAttributes": {"path": "/logs/x", "verb": "get"}}},
-    ),
-    (
-        ["auth", "can-i", "--list"],
-        {
-            "kind": "SelfSubjectRulesReview",
-            "apiVersion": "authorization.k8s.io/v1",
-            "metadata": {},
-            "spec": {"namespace": "default"},
-            "status": {"resourceRules": None, "nonResourceRules": None, "incomplete": False},
-        },
-    ),
-    (
-        ["auth", "whoami"],
-        {
-            "kind": "SelfSubjectReview",
-            "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {},
-            "status": {"userInfo": {}},
-        },
-    ),
-    (
-        ["create", "token", "sa1", "--duration=1h", "--audience=a", "--audience=b"],
-        {
-            "kind": "TokenRequest",
-            "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {},
-            "spec": {"audiences": ["a", "b"], "expirationSeconds": 3600, "boundObjectRef": None},
-            "status": {"token": "", "expirationTimestamp": None},
-        },
-    ),
+# Commands without a dry-run: "arguments" -> the JSON a JSON-speaking kubectl would send.
+REVIEW_COMMANDS_YAML = """
+auth can-i list pods:
+  kind: SelfSubjectAccessReview
+  apiVersion: authorization.k8s.io/v1
+  metadata: {}
+  spec:
+    resourceAttributes: {namespace: default, verb: list, resource: pods}
+  status: {allowed: false}
+auth can-i create deployments.apps -n kube-system --subresource=scale:
+  kind: SelfSubjectAccessReview
+  apiVersion: authorization.k8s.io/v1
+  metadata: {}
+  spec:
+    resourceAttributes:
+      {namespace: kube-system, verb: create, group: apps, resource: deployments,
+       subresource: scale}
+  status: {allowed: false}
+auth can-i get /logs/x:
+  kind: SelfSubjectAccessReview
+  apiVersion: authorization.k8s.io/v1
+  metadata: {}
+  spec:
+    nonResourceAttributes: {path: /logs/x, verb: get}
+  status: {allowed: false}
+auth can-i --list:
+  kind: SelfSubjectRulesReview
+  apiVersion: authorization.k8s.io/v1
+  metadata: {}
+  spec: {namespace: default}
+  status: {resourceRules: null, nonResourceRules: null, incomplete: false}
+auth whoami:
+  kind: SelfSubjectReview
+  apiVersion: authentication.k8s.io/v1
+  metadata: {}
+  status: {userInfo: {}}
+create token sa1 --duration=1h --audience=a --audience=b:
+  kind: TokenRequest
+  apiVersion: authentication.k8s.io/v1
+  metadata: {}
+  spec: {audiences: [a, b], expirationSeconds: 3600, boundObjectRef: null}
+  status: {token: '', expirationTimestamp: null}
+"""
+REVIEW_COMMANDS = [
+    (command.split(), want) for command, want in yaml.safe_load(REVIEW_COMMANDS_YAML).items()
 ]
 
 
@@ -765,7 +643,9 @@ REVIEW_COMMANDS: list[tuple[list[str], dict[str, Any]]] = [
 )
 def test_decode_review_commands(kube: Kube, args: list[str], want: dict[str, Any]) -> None:
     recorded = kube.record(args)
-    assert decode_k8s_protobuf(recorded.body, go_json=True) == want
+    go_json = decode_k8s_protobuf(recorded.body, go_json=True)
+    assert go_json == want
+    assert json.dumps(go_json) == json.dumps(want)
     assert decode_k8s_protobuf(recorded.body) == _tidy(want)
 
 
@@ -781,3 +661,23 @@ def test_decode_matches_kubectl_json(kube: Kube, args: list[str]) -> None:
     assert go_json == expected
     assert json.dumps(go_json) == json.dumps(expected)  # same key order too (Go struct order)
     assert decode_k8s_protobuf(recorded.body) == _tidy(expected)
+
+
+def test_pod_spec_fixture_survives_the_round_trip(kube: Kube) -> None:
+    """The served pod spec comes back whole: the PodSpec tables really were exercised."""
+    recorded = kube.record(["create", "job", "j3", "--from=cronjob/nightly"])
+    job = decode_k8s_protobuf(recorded.body)
+    cronjob = SERVED["/apis/batch/v1/namespaces/default/cronjobs/nightly"]
+    assert (
+        job["spec"]["template"]["spec"]
+        == cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    )
+    assert job["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "name": "nightly",
+            "uid": "1234-abcd",
+            "controller": True,
+        }
+    ]

@@ -373,3 +373,46 @@ def _read_json_object(stream: Any) -> str:
             continue
         return text
     pytest.fail(f"kubectl printed no complete event: {''.join(lines)!r}")
+
+
+def _sample(metrics: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text output (0 when absent)."""
+    for line in metrics.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_watchers_events_and_requests(
+    api: Api, ns: str, raw_watch: Callable[[str], RawWatch]
+) -> None:
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    rv = api.get(base).json["metadata"]["resourceVersion"]
+    before = api.get("/metrics").body.decode()
+    w = raw_watch(f"{base}?watch=true&resourceVersion={rv}&timeoutSeconds=20")
+    api.post(base, cm("m1"))
+    w.wait_events(1)
+    after = api.get("/metrics").body.decode()
+    kind = {"group": "", "version": "v1", "kind": "ConfigMap"}
+    assert _sample(after, "apiserver_registered_watchers", **kind) >= 1
+    assert (
+        _sample(after, "apiserver_watch_events_total", **kind)
+        >= _sample(before, "apiserver_watch_events_total", **kind) + 1
+    )
+    assert (
+        _sample(after, "apiserver_longrunning_requests", verb="WATCH", resource="configmaps") >= 1
+    )
+    assert (
+        _sample(after, "apiserver_request_total", verb="LIST", resource="configmaps", code="200")
+        >= 1
+    )
+    assert (
+        _sample(after, "apiserver_request_total", verb="POST", resource="configmaps", code="201")
+        >= 1
+    )
+    assert "apiserver_request_duration_seconds_bucket{" in after
+    assert "apiserver_watch_events_sizes_bucket{" in after
+    assert 'watch_cache_capacity{group="",resource="configmaps"}' in after

@@ -29,6 +29,8 @@ __all__ = ["Entry", "ResourceState", "StateCache"]
 MIN_HISTORY = 100
 MAX_HISTORY = 100 * 1024
 HISTORY_SECONDS = 75.0
+# Buckets (bytes) of apiserver_watch_events_sizes; counted per event, not per watcher.
+EVENT_SIZE_BUCKETS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 # Recent changes read back from the store at start-up, so clients resume across restarts.
 STARTUP_HISTORY = 10_000
 
@@ -63,6 +65,9 @@ class ResourceState:
         self.history: deque[tuple[float, WatchEvent]] = deque()
         self.window_start = window_start
         self.watchers = WatcherSet(prefix, namespaced=namespaced)
+        # Event size histogram: counts per bucket (last = +Inf) and the sum of sizes.
+        self.size_counts = [0] * (len(EVENT_SIZE_BUCKETS) + 1)
+        self.size_sum = 0
         # While the initial list runs: key -> revision of deletions seen meanwhile.
         self.deleted_while_loading: dict[str, int] | None = None
 
@@ -235,6 +240,9 @@ class StateCache:
             state.apply(change)
             event = WatchEvent(change)
             state.remember(event, now)
+            size = len(change.value)
+            state.size_counts[bisect.bisect_left(EVENT_SIZE_BUCKETS, size)] += 1
+            state.size_sum += size
             if state.watchers.cluster_wide or state.watchers.by_namespace:
                 by_state.setdefault(state, []).append(event)
         self.rev = changes[-1].rev

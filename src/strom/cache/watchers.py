@@ -248,6 +248,7 @@ class WatcherSet:
         self.namespaced = namespaced
         self.by_namespace: dict[str, set[Watcher]] = {}
         self.cluster_wide: set[Watcher] = set()
+        self.events_sent = 0  # frames queued to watchers, for apiserver_watch_events_total
 
     def __len__(self) -> int:
         return len(self.cluster_wide) + sum(len(s) for s in self.by_namespace.values())
@@ -276,11 +277,13 @@ class WatcherSet:
     def fan_out(self, events: list[WatchEvent], touched: set[Watcher]) -> None:
         """Queue each event for every watcher that sees it; `touched` collects who to flush."""
         start = len(self.prefix)
+        sent = 0
         for ev in events:
             if self.cluster_wide:
                 for w in self.cluster_wide:
                     if w.offer(ev):
                         touched.add(w)
+                        sent += 1
             if self.by_namespace:
                 ns = ev.key[start : ev.key.find("/", start)]
                 group = self.by_namespace.get(ns)
@@ -288,3 +291,5 @@ class WatcherSet:
                     for w in group:
                         if w.offer(ev):
                             touched.add(w)
+                            sent += 1
+        self.events_sent += sent

@@ -8,6 +8,8 @@ or resources. Every `StatusError` raised below becomes a response here and only 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 
 import orjson
 
@@ -17,7 +19,8 @@ from strom.errors import StatusError
 from strom.registry.apidocs import ApiDocs
 from strom.registry.types import TypeTable
 from strom.server.api import ResourceAPI
-from strom.server.http import Request, Response, Stream
+from strom.server.http import Connection, Request, Response, Stream
+from strom.server.metrics import Metrics, request_verb
 from strom.server.responses import (
     common_headers,
     json_response,
@@ -67,6 +70,7 @@ class App:
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.ready = False
+        self.metrics = Metrics(cache=api.registry.cache, types=types)
         self.server_address = "127.0.0.1:6443"  # set by the runner once the port is known
         self._docs: ApiDocs | None = None
         self._docs_generation = -1
@@ -113,6 +117,13 @@ class App:
             return self._discovery_root(request, path)
         if path.startswith("/openapi/"):
             return self._openapi(request, path)
+        if path == "/metrics":
+            return Response(
+                200,
+                self.metrics.render(),
+                "text/plain; version=0.0.4; charset=utf-8",
+                common_headers(),
+            )
         if path == "/":
             paths = sorted(
                 [
@@ -142,7 +153,38 @@ class App:
         rt = self.types.lookup(rp.group, rp.version, rp.resource)
         if rt is None:
             raise StatusError.no_route()
-        return await self.api.handle(request, rp, rt, user)
+        watch = rp.watch_prefix or request.param("watch") in ("true", "1")
+        verb = request_verb(request.method, has_name=bool(rp.name), watch=watch)
+        scope = "resource" if rp.name else ("namespace" if rp.namespace else "cluster")
+        labels = (verb, rt.group, rt.version, rt.plural, rp.subresource, scope, "apiserver")
+        started = time.perf_counter()
+        code = 500
+        try:
+            result = await self.api.handle(request, rp, rt, user)
+            code = result.status
+        except StatusError as err:
+            code = err.code
+            raise
+        finally:
+            self.metrics.requests.labels(*labels, str(code)).inc()
+            self.metrics.duration.labels(*labels).observe(time.perf_counter() - started)
+        if isinstance(result, Stream):
+            result.run = self._longrunning(result.run, labels)
+        return result
+
+    def _longrunning(
+        self, run: Callable[[Connection], Awaitable[None]], labels: tuple[str, ...]
+    ) -> Callable[[Connection], Awaitable[None]]:
+        gauge = self.metrics.longrunning.labels(*labels)
+
+        async def tracked(conn: Connection) -> None:
+            gauge.inc()
+            try:
+                await run(conn)
+            finally:
+                gauge.dec()
+
+        return tracked
 
     # --- non-resource endpoints ----------------------------------------------------------
     def _health(self, request: Request) -> Response:

@@ -1,0 +1,151 @@
+"""`/metrics` in Prometheus text format, with kube-apiserver's metric names and labels.
+
+Request metrics are prometheus-client objects updated once per request. Watch metrics are
+not: the fan-out path only bumps plain integers on the watch cache (one addition per watcher
+and batch), and a custom collector turns them into samples when /metrics is scraped, so the
+hot path pays nothing for being observable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from strom.cache.state import EVENT_SIZE_BUCKETS, StateCache
+from strom.registry.types import TypeTable
+
+__all__ = ["Metrics", "request_verb"]
+
+_REQUEST_LABELS = (
+    "verb",
+    "group",
+    "version",
+    "resource",
+    "subresource",
+    "scope",
+    "component",
+    "code",
+)
+_DURATION_BUCKETS = (
+    0.005,
+    0.025,
+    0.05,
+    0.1,
+    0.2,
+    0.4,
+    0.6,
+    0.8,
+    1.0,
+    1.25,
+    1.5,
+    2,
+    3,
+    4,
+    5,
+    6,
+    8,
+    10,
+    15,
+    20,
+    30,
+    45,
+    60,
+)
+
+
+def request_verb(method: str, *, has_name: bool, watch: bool) -> str:
+    """kube-apiserver's verb for a resource request (RequestInfo)."""
+    if method in ("GET", "HEAD"):
+        if watch:
+            return "WATCH"
+        return "GET" if has_name else "LIST"
+    if method == "DELETE" and not has_name:
+        return "DELETECOLLECTION"
+    return {"POST": "POST", "PUT": "PUT", "PATCH": "PATCH", "DELETE": "DELETE"}.get(method, method)
+
+
+class _WatchCollector(Collector):
+    def __init__(self, cache: StateCache, types: TypeTable) -> None:
+        self.cache = cache
+        self.types = types
+
+    def collect(
+        self,
+    ) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+        watchers = GaugeMetricFamily(
+            "apiserver_registered_watchers",
+            "Number of currently registered watchers for a given resources",
+            labels=["group", "version", "kind"],
+        )
+        events = CounterMetricFamily(
+            "apiserver_watch_events",
+            "Number of events sent in watch clients",
+            labels=["group", "version", "kind"],
+        )
+        capacity = GaugeMetricFamily(
+            "watch_cache_capacity",
+            "Total capacity of watch cache broken by resource type.",
+            labels=["group", "resource"],
+        )
+        sizes = HistogramMetricFamily(
+            "apiserver_watch_events_sizes",
+            "Watch event size distribution in bytes",
+            labels=["group", "version", "kind"],
+        )
+        seen: set[str] = set()
+        for rt in self.types.all():
+            state = self.cache.state(rt.key_prefix)
+            if state is None or rt.key_prefix in seen:
+                continue
+            seen.add(rt.key_prefix)
+            watchers.add_metric([rt.group, rt.version, rt.kind], len(state.watchers))
+            events.add_metric([rt.group, rt.version, rt.kind], state.watchers.events_sent)
+            capacity.add_metric([rt.group, rt.plural], len(state.history))
+            cumulative = 0
+            buckets = []
+            for bound, count in zip(
+                (*map(str, EVENT_SIZE_BUCKETS), "+Inf"), state.size_counts, strict=True
+            ):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            sizes.add_metric([rt.group, rt.version, rt.kind], buckets, state.size_sum)
+        yield sizes
+        yield watchers
+        yield events
+        yield capacity
+
+
+class Metrics:
+    """The server's metrics; one instance, owned by the App."""
+
+    def __init__(self, *, cache: StateCache, types: TypeTable) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "apiserver_request",
+            "Counter of apiserver requests broken out for each verb, dry run value, group,"
+            " version, resource, scope, component, and HTTP response code.",
+            _REQUEST_LABELS,
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "apiserver_request_duration_seconds",
+            "Response latency distribution in seconds for each verb, dry run value, group,"
+            " version, resource, subresource, scope and component.",
+            _REQUEST_LABELS[:-1],
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.longrunning = Gauge(
+            "apiserver_longrunning_requests",
+            "Gauge of all active long-running apiserver requests broken out by verb, group,"
+            " version, resource, scope and component. Not all requests are tracked this way.",
+            _REQUEST_LABELS[:-1],
+            registry=self.registry,
+        )
+        self.registry.register(_WatchCollector(cache, types))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
