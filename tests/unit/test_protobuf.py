@@ -18,7 +18,6 @@ import pytest
 
 from strom.errors import StatusError
 from strom.server.protobuf import MAGIC, SUPPORTED_KINDS, decode_k8s_protobuf
-from strom.server.protobuf.decode import _go_duration
 from strom.server.protobuf.schema import MESSAGES, parse_tables
 from strom.server.protobuf.wire import (
     WireError,
@@ -320,23 +319,6 @@ def test_times() -> None:
     assert lease["spec"] == {"holderIdentity": "me", "renewTime": "2023-11-14T22:13:20.123456Z"}
 
 
-@pytest.mark.parametrize(
-    ("ns", "text"),
-    [
-        (0, "0s"),
-        (1, "1ns"),
-        (1_500, "1.5µs"),
-        (100_000_000, "100ms"),
-        (1_500_000_000, "1.5s"),
-        (60_000_000_000, "1m0s"),
-        (3_600_000_000_000, "1h0m0s"),
-        (-(123 * 1_000_000_000 + 450_000_000), "-2m3.45s"),
-    ],
-)
-def test_go_duration(ns: int, text: str) -> None:
-    assert _go_duration(ns) == text
-
-
 def test_fields_v1_and_raw_extension() -> None:
     fields = orjson.dumps({"f:data": {"f:a": {}}})
     managed = ld(17, ld(1, "kubectl") + ld(2, "Update") + ld(6, "FieldsV1") + ld(7, ld(1, fields)))
@@ -462,3 +444,10 @@ def test_real_kube_apiserver_configmap_decodes_to_its_json() -> None:
     expected = orjson.loads(json_capture.read_text().rsplit("\n\n", 1)[1])
     assert decode_k8s_protobuf(raw, go_json=True) == expected
     assert decode_k8s_protobuf(raw) == expected
+
+
+def test_endlessly_nested_raw_extensions_are_a_bad_request() -> None:
+    raw = body("v1", "ConfigMap", b"")
+    for _ in range(3000):
+        raw = body("apps/v1", "ControllerRevision", ld(2, ld(1, raw)))
+    assert bad_request(raw) == "the object provided is nested too deeply"

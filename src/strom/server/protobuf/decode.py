@@ -58,6 +58,8 @@ def decode_k8s_protobuf(
     decoder = _Decoder(go_json=go_json)
     try:
         obj = decoder.message(message, raw)
+    except RecursionError:  # RawExtensions nested without end
+        raise StatusError.bad_request("the object provided is nested too deeply") from None
     except WireError as err:
         version = api_version.rpartition("/")[2]
         raise StatusError.bad_request(
@@ -234,7 +236,7 @@ class _Decoder:
         if f.pointer:
             return False  # set pointers are emitted, even when they point at zero
         is_struct = f.shape == "one" and f.elem not in SCALARS
-        if f.omitzero and value == self.zero(f.elem):
+        if f.omitzero and f.shape == "one" and value == self.zero(f.elem):
             return True
         if not is_struct:
             return f.omitempty and value in ("", 0, [], {})  # 0 also matches False
@@ -258,21 +260,20 @@ def _scalar_raw(f: Field, wire_type: int, value: int | bytes) -> int | bytes:
 
 
 # --- messages with hand-written JSON forms --------------------------------------------------
+_Fields = dict[int, tuple[int, int | bytes]]  # field number -> (wire type, last value)
+
+
 def _special(decoder: _Decoder, name: str, buf: bytes) -> Any:
-    fields: dict[int, int | bytes] = {}
-    for number, wire_type, value in iter_fields(buf):
-        fields[number] = value if wire_type in (VARINT, LENGTH_DELIMITED) else b""
+    fields: _Fields = {number: (wt, value) for number, wt, value in iter_fields(buf)}
     if name in ("meta.Time", "meta.MicroTime"):
         return _time(buf, fields, micro=name == "meta.MicroTime")
-    if name == "meta.Duration":
-        return _go_duration(signed64(_int(fields.get(1, 0))))
     if name == "intstr.IntOrString":  # 1 type (0 int, 1 string), 2 intVal, 3 strVal
-        if _int(fields.get(1, 0)) == 1:
-            return _text(_raw(fields.get(3, b"")))
-        return signed64(_int(fields.get(2, 0)))
+        if _int(fields, 1) == 1:
+            return _text(_raw(fields, 3))
+        return signed64(_int(fields, 2))
     if name == "resource.Quantity":  # 1 string, already canonical (the client's String())
-        return _text(_raw(fields.get(1, b""))) or "0"
-    raw = _raw(fields.get(1, b""))  # FieldsV1.Raw, RawExtension.raw
+        return _text(_raw(fields, 1)) or "0"
+    raw = _raw(fields, 1)  # FieldsV1.Raw, RawExtension.raw
     if not raw:
         return None
     if name == "runtime.RawExtension" and raw.startswith(MAGIC):
@@ -283,57 +284,30 @@ def _special(decoder: _Decoder, name: str, buf: bytes) -> Any:
         raise WireError(f"invalid JSON in {name.split('.')[-1]}: {err}") from None
 
 
-def _int(value: int | bytes) -> int:
-    if not isinstance(value, int):
-        raise WireError("proto: wrong wireType = 2 for a varint field")
+def _int(fields: _Fields, number: int) -> int:
+    wire_type, value = fields.get(number, (VARINT, 0))
+    if wire_type != VARINT or not isinstance(value, int):
+        raise WireError(f"proto: wrong wireType = {wire_type} for field {number}")
     return value
 
 
-def _raw(value: int | bytes) -> bytes:
-    if not isinstance(value, bytes):
-        raise WireError("proto: wrong wireType = 0 for a bytes field")
-    return value
+def _raw(fields: _Fields, number: int) -> bytes:
+    return _bytes(*fields.get(number, (LENGTH_DELIMITED, b"")), field=str(number))
 
 
-def _time(buf: bytes, fields: dict[int, int | bytes], *, micro: bool) -> str | None:
+def _time(buf: bytes, fields: _Fields, *, micro: bool) -> str | None:
     """Timestamp {1 seconds, 2 nanos} as metav1.Time / MicroTime print it; zero is null."""
     if not buf:
         return None  # Time.Marshal writes nothing for the zero time
-    seconds, nanos = signed64(_int(fields.get(1, 0))), signed64(_int(fields.get(2, 0)))
+    seconds, nanos = signed64(_int(fields, 1)), signed64(_int(fields, 2))
     if seconds == _GO_ZERO_TIME_UNIX and (not micro or nanos < 1000):
         return None
     try:
         moment = _EPOCH + timedelta(seconds=seconds)
     except OverflowError:
         raise WireError("Time.MarshalJSON: year outside of range [0,9999]") from None
+    # Formatted by hand: strftime does not zero-pad years before 1000 as Go does.
+    text = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"
     if not micro:  # Time keeps whole seconds (time_proto.go drops nanos)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{(nanos // 1000) % 1_000_000:06d}Z"
-
-
-def _go_duration(ns: int) -> str:
-    """time.Duration.String(): "1h2m3.5s", "1.5ms", "0s"."""
-    if ns == 0:
-        return "0s"
-    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ns", 1), ("µs", 1_000), ("ms", 1_000_000)):
-            if ns < size * 1000:
-                return sign + _decimal(ns, size) + unit
-    seconds, frac = divmod(ns, 1_000_000_000)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = _decimal(secs * 1_000_000_000 + frac, 1_000_000_000) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return sign + text
-
-
-def _decimal(value: int, unit: int) -> str:
-    whole, frac = divmod(value, unit)
-    if not frac:
-        return str(whole)
-    digits = f"{frac:0{len(str(unit)) - 1}d}".rstrip("0")
-    return f"{whole}.{digits}"
+        return text + "Z"
+    return f"{text}.{(nanos // 1000) % 1_000_000:06d}Z"

@@ -39,7 +39,6 @@ SPECIAL = frozenset(
     {
         "meta.Time",
         "meta.MicroTime",
-        "meta.Duration",
         "meta.FieldsV1",
         "runtime.RawExtension",
         "intstr.IntOrString",
