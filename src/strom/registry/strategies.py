@@ -7,6 +7,7 @@ checks; it never writes to storage. Kinds without rules of their own use `Strate
 
 from __future__ import annotations
 
+import base64
 import copy
 import ipaddress
 import secrets
@@ -181,6 +182,27 @@ class ServiceStrategy(Strategy):
             spec["clusterIPs"] = old_spec.get("clusterIPs") or [old_spec["clusterIP"]]
 
 
+class SecretStrategy(Strategy):
+    """`stringData` is write-only: merged into `data` (base64) as the v1 conversion does."""
+
+    @staticmethod
+    def _merge_string_data(obj: dict[str, Any]) -> None:
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = dict(obj.get("data") or {})
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        self._merge_string_data(obj)
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        self._merge_string_data(new)
+
+
 class NamespaceStrategy(Strategy):
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         super().prepare_for_update(new, old)
@@ -197,4 +219,6 @@ def strategy_for(rt: ResourceType) -> Strategy:
         return ServiceStrategy(rt)
     if gr == ("", "namespaces"):
         return NamespaceStrategy(rt)
+    if gr == ("", "secrets"):
+        return SecretStrategy(rt)
     return Strategy(rt)

@@ -27,6 +27,7 @@ from strom.registry.selectors import parse_field_selector, parse_label_selector
 from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
 from strom.server.http import Request, Response, Stream
+from strom.server.protobuf import decode_k8s_protobuf
 from strom.server.responses import (
     MediaType,
     json_response,
@@ -70,6 +71,9 @@ def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
                 f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
                 f" version/kind; yaml parse error: {exc}"
             ) from exc
+    elif media == "application/vnd.kubernetes.protobuf":
+        # client-go (kubectl create, controllers) sends built-in kinds as protobuf.
+        obj = decode_k8s_protobuf(body, expected_kind=rt.kind)
     else:
         raise StatusError.unsupported_media_type()
     if not isinstance(obj, dict):

@@ -49,6 +49,7 @@ KUBE_VERSION = {
     "platform": "linux/amd64",
 }
 
+_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 _HEALTH_CHECKS = ("ping", "log", "etcd", "informer-sync", "poststarthook/crd-informer-synced")
 _PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 
@@ -235,6 +236,10 @@ class App:
     def _openapi(self, request: Request, path: str) -> Response:
         docs = self.docs
         if path == "/openapi/v2":
+            accept = request.headers.get("accept", "")
+            if "protobuf" in accept and "application/json" not in accept.split(";")[0]:
+                body, etag = docs.openapi_v2_protobuf()
+                return _static(body, request, etag=etag, ctype=_V2_PROTOBUF)
             body, etag = docs.openapi_v2()
             return _static(body, request, etag=etag, ctype="application/json")
         if path == "/openapi/v3":

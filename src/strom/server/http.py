@@ -424,10 +424,15 @@ async def serve(
     return server
 
 
-async def close_all(connections: set[Connection], *, timeout: float) -> None:
-    """Close every connection; wait for them up to `timeout` seconds."""
+async def close_all(
+    connections: set[Connection], *, timeout: float, stop_streams: Callable[[], None]
+) -> None:
+    """Close every connection; streams are asked to end first (they finish with their final
+    chunk and the connection closes behind them). Waits up to `timeout` seconds."""
     for conn in list(connections):
         conn.closing = True
+    stop_streams()
+    for conn in list(connections):
         if not conn.streaming:
             conn.close()
     waits = [asyncio.ensure_future(c.wait_closed()) for c in list(connections)]

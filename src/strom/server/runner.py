@@ -198,8 +198,8 @@ async def run(cfg: ServeConfig) -> None:
     await stop.wait()
     print("strom: shutting down", file=sys.stderr, flush=True)
     server.close()
-    cache.stop_watchers()
-    await close_all(connections, timeout=5)
+    # Clients may hold their side open after the last chunk: wait briefly, then drop.
+    await close_all(connections, timeout=1.0, stop_streams=cache.stop_watchers)
     compactor.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await compactor

@@ -17,6 +17,7 @@ import orjson
 from strom.registry.apidocs import discovery
 from strom.registry.apidocs.openapi import etag, render_v2, render_v3_documents
 from strom.registry.apidocs.operations import Route, discovery_routes, resource_routes
+from strom.registry.apidocs.v2proto import encode_v2_document
 from strom.registry.kinds import ResourceType
 
 __all__ = ["ApiDocs", "fingerprint"]
@@ -144,6 +145,15 @@ class ApiDocs:
     def openapi_v2(self) -> tuple[bytes, str]:
         """GET /openapi/v2: (JSON bytes, unquoted ETag)."""
         return self._v2
+
+    @functools.cached_property
+    def _v2_proto(self) -> tuple[bytes, str]:
+        data = encode_v2_document(orjson.loads(self._v2[0]))
+        return data, etag(data)
+
+    def openapi_v2_protobuf(self) -> tuple[bytes, str]:
+        """GET /openapi/v2 as gnostic protobuf (what kubectl asks for): (bytes, ETag)."""
+        return self._v2_proto
 
     @functools.cached_property
     def _v3(self) -> dict[str, tuple[bytes, str]]:
