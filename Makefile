@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test setup lint typecheck bench clean
+.PHONY: run test setup system-deps lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Debian packages some tests use (etcd-server, tshark); a no-op when present.
+system-deps:
+	bash scripts/install-system-deps.sh
+
 run: setup
 	$(BIN)/strom serve
 
@@ -22,7 +26,7 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: setup lint
+test: setup system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

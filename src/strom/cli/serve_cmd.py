@@ -1,0 +1,120 @@
+"""`strom serve`: run the API server (flags named like kube-apiserver's)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run"]
+
+_SERVE_EPILOG = """\
+examples:
+  strom serve                                  # https://127.0.0.1:6443, data in ./strom-data
+  strom serve --secure-port 0 --data-dir /tmp/s   # a free port, printed on start
+  export KUBECONFIG=./strom-data/admin.kubeconfig && kubectl get ns
+"""
+
+
+def _duration(text: str) -> float:
+    """`5m`, `30s`, `1h`, `250ms` or plain seconds, as Go's durations read."""
+    units = (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
+    number, factor = text, 1.0
+    for suffix, unit in units:
+        if text.endswith(suffix) and not (suffix == "s" and text.endswith("ms")):
+            number, factor = text[: -len(suffix)], unit
+            break
+    try:
+        value = float(number) * factor
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"negative duration: {text!r}")
+    return value
+
+
+def register(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="run the API server",
+        epilog=_SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.set_defaults(func=run)
+    serve.add_argument("--secure-port", type=int, default=6443, help="HTTPS port (0: any free)")
+    serve.add_argument("--bind-address", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--data-dir", type=Path, default=Path("strom-data"))
+    serve.add_argument("--cert-dir", type=Path, help="PKI directory (default DATA_DIR/pki)")
+    serve.add_argument("--tls-cert-file", type=Path, help="serving certificate (PEM)")
+    serve.add_argument("--tls-private-key-file", type=Path, help="serving key (PEM)")
+    serve.add_argument(
+        "--tls-san", action="append", default=[], help="extra SAN for the serving cert"
+    )
+    serve.add_argument("--token-auth-file", type=Path, help='token,user,uid,"groups" CSV')
+    serve.add_argument("--client-ca-file", type=Path, help="CA for x509 client certificates")
+    serve.add_argument("--tls-keylog-file", type=Path, help="write NSS key-log lines (debug)")
+    serve.add_argument(
+        "--anonymous-auth",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="treat requests without credentials as system:anonymous (default: 401)",
+    )
+    serve.add_argument("--max-requests-inflight", type=int, default=400)
+    serve.add_argument(
+        "--compaction-interval",
+        type=_duration,
+        default=300.0,
+        help="how often old revisions are compacted, e.g. 5m, 30s (0 disables; default 5m)",
+    )
+    serve.add_argument(
+        "--compaction-retain",
+        type=int,
+        default=1000,
+        help="revisions always kept by compaction (default 1000)",
+    )
+    serve.add_argument(
+        "--min-request-timeout",
+        type=_duration,
+        default=1800.0,
+        help="watch timeout when the client sets none, randomized up to 2x (default 30m)",
+    )
+    serve.add_argument(
+        "--watch-bookmark-interval",
+        type=_duration,
+        default=60.0,
+        help="how often watches that allow bookmarks get one (default 1m)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from strom.server.runner import ServeConfig, StartupError, run
+
+    cfg = ServeConfig(
+        data_dir=args.data_dir,
+        secure_port=args.secure_port,
+        bind_address=args.bind_address,
+        cert_dir=args.cert_dir,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
+        tls_sans=tuple(args.tls_san),
+        token_auth_file=args.token_auth_file,
+        client_ca_file=args.client_ca_file,
+        tls_keylog_file=args.tls_keylog_file,
+        anonymous_auth=args.anonymous_auth,
+        max_requests_inflight=args.max_requests_inflight,
+        compaction_interval=args.compaction_interval,
+        compaction_keep=args.compaction_retain,
+        min_request_timeout=args.min_request_timeout,
+        watch_bookmark_interval=args.watch_bookmark_interval,
+    )
+    try:
+        import uvloop
+
+        uvloop.run(run(cfg))
+    except StartupError as exc:
+        print(f"strom: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
