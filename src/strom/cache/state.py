@@ -85,8 +85,11 @@ class ResourceState:
 
     def remember(self, event: WatchEvent, now: float) -> None:
         """Append to history; drop what is both old and beyond the minimum, or over the max."""
+        self.history.append((now, event))
+        self.trim(now)
+
+    def trim(self, now: float) -> None:
         history = self.history
-        history.append((now, event))
         while len(history) > MIN_HISTORY and (
             len(history) > MAX_HISTORY or now - history[0][0] > HISTORY_SECONDS
         ):
@@ -123,6 +126,12 @@ class ResourceState:
             if not key.startswith(prefix):
                 return
             yield entries[key]
+
+    def count_after(self, prefix: str, key: str) -> int:
+        """How many live keys under `prefix` sort after `key` (two bisections)."""
+        keys = self._keys
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return bisect.bisect_left(keys, end) - bisect.bisect_right(keys, key)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -271,6 +280,12 @@ class StateCache:
         except TimeoutError:
             return False
         return True
+
+    def trim_history(self) -> None:
+        """Drop history older than the window even where no new events push it out."""
+        now = time.monotonic()
+        for state in self._states.values():
+            state.trim(now)
 
     def stop_watchers(self) -> None:
         """Ask every watch to end (server shutdown): streams finish with their final chunk."""

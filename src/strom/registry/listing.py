@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from strom.cache.state import Entry, StateCache
+from strom.cache.state import Entry, ResourceState, StateCache
 from strom.errors import StatusError
 from strom.registry.kinds import ResourceType
 from strom.registry.selectors import FieldSelector, LabelSelector
@@ -146,15 +145,15 @@ async def list_objects(
     state = cache.state(rt.key_prefix)
     if state is None:
         raise StatusError.service_unavailable("storage is (re)initializing")
-    return _from_cache(state.scan(prefix), cache.rev, prefix, opts, selective)
+    return _from_cache(state, cache.rev, prefix, opts, selective)
 
 
 def _from_cache(
-    entries: Iterable[Entry], rev: int, prefix: str, opts: ListOptions, selective: bool
+    state: ResourceState, rev: int, prefix: str, opts: ListOptions, selective: bool
 ) -> ListPage:
     items: list[Entry] = []
     limit = opts.limit
-    it = iter(entries)
+    it = iter(state.scan(prefix))
     for entry in it:
         if selective and not _matches(opts, entry):
             continue
@@ -163,17 +162,13 @@ def _from_cache(
             break
     else:
         return ListPage(items, rev, "", None)
-    # Cut at the limit: is anything left?
-    remaining = 0
-    more = False
-    for entry in it:
-        if selective:
-            if _matches(opts, entry):
-                more = True
-                break
-        else:
-            remaining += 1
-            more = True
+    # Cut at the limit: is anything left? Without selectors the sorted keys count it.
+    if selective:
+        remaining = 0
+        more = any(_matches(opts, entry) for entry in it)
+    else:
+        remaining = state.count_after(prefix, items[-1].key)
+        more = remaining > 0
     if not more:
         return ListPage(items, rev, "", None)
     token = encode_continue(rev, items[-1].key[len(prefix) :] + "\x00")
