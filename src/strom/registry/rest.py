@@ -24,6 +24,7 @@ from strom.registry.meta import canonical, fill_create_fields, generate_name, no
 from strom.registry.patch import apply_patch
 from strom.registry.schemas import definition_name
 from strom.registry.strategies import Strategy, strategy_for
+from strom.registry.validation.decode_types import decode_type_error
 from strom.storage.base import Conflict, KeyExists, KeyNotFound, KeyValue, Store
 
 __all__ = ["DeleteOptions", "Registry", "WriteOptions", "WriteResult"]
@@ -103,6 +104,9 @@ class Registry:
                 f"the API version in the data ({api_version}) does not match the expected API"
                 f" version ({rt.api_version})"
             )
+        mistyped = decode_type_error(rt, obj)
+        if mistyped:
+            raise StatusError.bad_request(mistyped)
 
     def _field_check(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> list[str]:
         if opts.field_validation == "Ignore":
