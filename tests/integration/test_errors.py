@@ -136,7 +136,11 @@ def test_406_protobuf_only(api: Api) -> None:
         headers={"Accept": "application/vnd.kubernetes.protobuf"},
     )
     assert r.status == 406
-    assert r.json["reason"] == "NotAcceptable" and r.json["code"] == 406
+    assert r.json == status(
+        406,
+        "NotAcceptable",
+        "only the following media types are accepted: application/json, application/yaml",
+    )
     ok = api.get(
         "/api/v1/namespaces/default/configmaps",
         headers={"Accept": "application/vnd.kubernetes.protobuf, */*"},

@@ -27,10 +27,9 @@ __all__ = [
 ]
 
 _PRETTY_AGENTS = ("curl", "wget", "mozilla/")
-_NOT_ACCEPTABLE = (
-    "only the following media types are accepted: application/json, application/yaml,"
-    " application/vnd.kubernetes.protobuf"
-)
+# strom answers in JSON (or YAML); protobuf responses are not served, so a client that
+# accepts nothing else gets kube-apiserver's 406 listing what is.
+_NOT_ACCEPTABLE = "only the following media types are accepted: application/json, application/yaml"
 
 
 def wants_pretty(request: Request) -> bool:
