@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from strom.errors import StatusError
+from strom.gofmt import go_quote
 
 __all__ = [
     "FieldSelector",
@@ -35,35 +36,6 @@ _NO_LABELS: _Labels = {}
 
 
 # --- Go formatting helpers ----------------------------------------------------------------
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    "\\": "\\\\",
-    '"': '\\"',
-}
-
-
-def _go_quote(text: str) -> str:
-    """Go's %q (strconv.Quote): kube quotes bad values this way in its messages."""
-    out = ['"']
-    for ch in text:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
 
 
 _INT64 = re.compile(r"[+-]?[0-9]+")
@@ -148,7 +120,7 @@ def _label_value_errors(value: str) -> list[str]:
 
 def _invalid(path: str, bad_value: str, detail: str) -> str:
     """field.Invalid(...).Error() for a string bad value."""
-    return f"{path}: Invalid value: {_go_quote(bad_value)}: {detail}"
+    return f"{path}: Invalid value: {go_quote(bad_value)}: {detail}"
 
 
 def _aggregate(errors: list[str]) -> str:
@@ -536,7 +508,7 @@ def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:
         raw_op = expr.get("operator", "")
         if raw_op not in _OBJECT_OPERATORS:
             raise StatusError.bad_request(
-                f"{_go_quote(str(raw_op))} is not a valid label selector operator"
+                f"{go_quote(str(raw_op))} is not a valid label selector operator"
             )
         values = tuple(expr.get("values") or ())
         requirements.append(_checked(expr.get("key", ""), _OBJECT_OPERATORS[raw_op], values))
@@ -797,7 +769,7 @@ def _not_supported(label: str) -> str:
 def _not_known(label: str) -> str:
     """runtime.DefaultMetaV1FieldSelectorConversion: kinds with no conversion func of their own."""
     return (
-        f'{_go_quote(label)} is not a known field selector: only "metadata.name", '
+        f'{go_quote(label)} is not a known field selector: only "metadata.name", '
         '"metadata.namespace"'
     )
 
@@ -889,7 +861,7 @@ _BUILTIN_RULES: dict[tuple[str, str], _Rules] = {
     ("batch", "Job"): _Rules(
         (_NAME, _NS, "status.successful"),
         {"status.successful": _int_at("status", "succeeded")},
-        reject=lambda label: f"field label {_go_quote(label)} not supported for Job",
+        reject=lambda label: f"field label {go_quote(label)} not supported for Job",
     ),
     ("certificates.k8s.io", "CertificateSigningRequest"): _Rules(
         (_NAME, "spec.signerName"), {"spec.signerName": _str_at("spec", "signerName")}

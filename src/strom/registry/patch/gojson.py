@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from strom.gofmt import go_quote
+
 __all__ = [
     "GoJSONError",
     "decode",
@@ -142,30 +144,6 @@ def _go_format_float(value: float) -> str:
     if point >= len(digits):
         return prefix + digits + "0" * (point - len(digits))
     return f"{prefix}{digits[:point]}.{digits[point:]}"
-
-
-_QUOTE_ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
-
-
-def go_quote(text: str) -> str:
-    """strconv.Quote: double quotes, Go escapes for what is not printable."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif code in _QUOTE_ESCAPES:
-            out.append(_QUOTE_ESCAPES[code])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif not char.isprintable() and code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        elif not char.isprintable():
-            out.append(f"\\U{code:08x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
 
 
 def _quote_char(byte: int) -> str:

@@ -19,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 
 from strom.errors import StatusError
+from strom.gofmt import go_quote
 from strom.registry.kinds import ResourceType
+from strom.registry.meta import META_ORDER
 from strom.registry.tables._columns import builtin_columns, default_columns
 from strom.registry.tables._core import CORE_PRINTERS, Printer
 from strom.registry.tables._custom import custom_cells, custom_columns
@@ -43,24 +44,6 @@ INCLUDE_OBJECT_VALUES = ("", "Metadata", "None", "Object")
 """The values `includeObject` accepts ("" means Metadata), sorted as upstream lists them."""
 
 _TABLE_API_VERSION = "meta.k8s.io/v1"
-# ObjectMeta's fields in Go struct order: the order kube-apiserver writes them in.
-_META_ORDER = (
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-)
 _PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "Pod"): pod_cells,
     **CORE_PRINTERS,
@@ -72,10 +55,10 @@ def validate_include_object(value: str) -> None:
     """Reject an `includeObject` value with kube-apiserver's 400 message."""
     if value in INCLUDE_OBJECT_VALUES:
         return
-    supported = ", ".join(_go_quote(v) for v in INCLUDE_OBJECT_VALUES)
+    supported = ", ".join(go_quote(v) for v in INCLUDE_OBJECT_VALUES)
     raise StatusError.bad_request(
         "Unable to convert to Table as requested: includeObject: Unsupported value: "
-        f"{_go_quote(value)}: supported values: {supported}"
+        f"{go_quote(value)}: supported values: {supported}"
     )
 
 
@@ -171,11 +154,6 @@ def _row_object(obj: Mapping[str, Any], include_object: str) -> dict[str, Any] |
 
 
 def _ordered_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
-    ordered = {key: meta[key] for key in _META_ORDER if key in meta}
+    ordered = {key: meta[key] for key in META_ORDER if key in meta}
     ordered.update((key, value) for key, value in meta.items() if key not in ordered)
     return ordered
-
-
-def _go_quote(value: str) -> str:
-    """Close to Go's %q for the strings that reach here (JSON string escaping)."""
-    return orjson.dumps(value).decode()

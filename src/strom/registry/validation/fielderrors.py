@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from strom.errors import Cause
+from strom.gofmt import go_quote
 
 __all__ = [
     "duplicate",
@@ -30,36 +31,6 @@ __all__ = [
     "too_many",
     "type_invalid",
 ]
-
-_SIMPLE_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    '"': '\\"',
-    "\\": "\\\\",
-}
-
-
-def go_quote(text: str) -> str:
-    """Go's strconv.Quote (`%q`): printable runes kept, the rest escaped."""
-    out = ['"']
-    for ch in text:
-        if ch in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def go_float(number: float) -> str:
