@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-
 from strom.errors import StatusError
 from strom.gofmt import go_quote
 from strom.registry.kinds import ResourceType
