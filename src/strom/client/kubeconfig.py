@@ -98,7 +98,11 @@ class ClientConfig:
         """A client TLS context; `SSLKEYLOGFILE` is honoured so captures can be decrypted."""
         if not self.is_tls:
             return None
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        if self.ca_data is not None and not self.insecure:
+            # A kubeconfig CA replaces the system roots (client-go's RootCAs), not adds to them.
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        else:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
         if self.insecure:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
