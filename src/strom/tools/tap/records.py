@@ -1,0 +1,302 @@
+"""What the tap saw, as records: shown live, saved as NDJSON, and shown again by `--replay`.
+
+Everything the tap reports goes through one record shape (a flat JSON object with `type`, a
+wall-clock `t` and the connection id `conn`), so the live display, `-o json`, the `--save`
+capture and `--replay` cannot drift apart: replay is literally rendering the saved records.
+
+Record types: `tap` (capture header), `open`/`close` (a client connection), `request`,
+`response` (headers arrived: status and latency), `event` (one watch event), `end` (the
+response finished, or was cut), `error`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+__all__ = [
+    "CAPTURE_VERSION",
+    "Record",
+    "Sink",
+    "WatchDecoder",
+    "read_capture",
+    "render_pretty",
+]
+
+CAPTURE_VERSION = 1
+Record = dict[str, Any]
+
+# A JSON watch event larger than this is reported by size only (the tap never holds more).
+MAX_DECODED_EVENT = 16 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- sink
+
+
+class Sink:
+    """Writes every record to the display (pretty or NDJSON) and, if asked, to a capture file.
+
+    Both are flushed per record: the display must be live, and a capture of a tap that is
+    killed must still hold everything up to the kill.
+    """
+
+    def __init__(self, *, output: str, out: IO[str] | None = None, save: Path | None) -> None:
+        self._pretty = output == "pretty"
+        self._out = out if out is not None else sys.stdout
+        self._save: IO[bytes] | None = save.open("wb") if save is not None else None
+
+    def emit(self, record: Record) -> None:
+        line = orjson.dumps(record)
+        if self._save is not None:
+            self._save.write(line + b"\n")
+            self._save.flush()
+        text = render_pretty(record) if self._pretty else line.decode("utf-8")
+        if text is not None:
+            try:
+                self._out.write(text + "\n")
+                self._out.flush()
+            except BrokenPipeError:
+                self._pretty = False  # nobody is reading (e.g. `| head`); keep proxying
+                self._out = open("/dev/null", "w")  # noqa: SIM115 - lives as long as the sink
+
+    def close(self) -> None:
+        if self._save is not None:
+            self._save.close()
+            self._save = None
+
+
+def read_capture(path: Path) -> Iterator[Record]:
+    """The records of a `--save` file, in order; a torn last line (killed tap) is skipped."""
+    with path.open("rb") as capture:
+        for raw in capture:
+            if not raw.strip():
+                continue
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _clock(t: float) -> str:
+    local = time.localtime(t)
+    return time.strftime("%H:%M:%S", local) + f".{int(t * 1000) % 1000:03d}"
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n}B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f}KiB"
+    return f"{n / (1024 * 1024):.1f}MiB"
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.1f}ms" if ms < 1000 else f"{ms / 1000:.2f}s"
+
+
+def render_pretty(record: Record) -> str | None:
+    """One human line for `record` (None for records that have nothing to show)."""
+    kind = record.get("type")
+    renderer = _RENDERERS.get(str(kind))
+    if renderer is None:
+        return None
+    conn = record.get("conn")
+    who = f"c{conn}" if conn else "tap"
+    prefix = f"{_clock(float(record.get('t', 0.0)))} [{who}]"
+    return f"{prefix} {renderer(record)}"
+
+
+def _r_tap(r: Record) -> str:
+    return f"tap {r.get('listen', '')} -> {r.get('upstream', '')} {r.get('upstreamVersion', '')}"
+
+
+def _r_open(r: Record) -> str:
+    return f"open from {r.get('peer', '?')}"
+
+
+def _r_close(r: Record) -> str:
+    return f"closed after {r.get('requests', 0)} request(s)"
+
+
+def _r_request(r: Record) -> str:
+    body = f" body={r['contentType']}" if r.get("contentType") else ""
+    agent = r.get("userAgent") or "-"
+    return f'#{r.get("req")} {r.get("method")} {r.get("path")}{body} "{agent}"'
+
+
+def _r_response(r: Record) -> str:
+    extras = [str(r.get("contentType") or "-")]
+    if r.get("watch"):
+        extras.append("watch")
+    if r.get("local"):
+        extras.append("answered by tap")
+    latency = _duration(float(r.get("latencyMs", 0.0)))
+    return f"#{r.get('req')} {r.get('status')} {r.get('reason', '')} in {latency} " + " ".join(
+        extras
+    )
+
+
+def _r_event(r: Record) -> str:
+    size = _size(int(r.get("bytes", 0)))
+    if r.get("eventType") is None:
+        return f"#{r.get('req')}   {r.get('encoding', 'data')} event {size}"
+    where = r.get("name") or ""
+    if r.get("namespace"):
+        where = f"{r['namespace']}/{where}"
+    detail = f" {r['message']}" if r.get("message") else ""
+    return (
+        f"#{r.get('req')}   {r.get('eventType'):<9} {where} "
+        f"rv={r.get('resourceVersion', '')}{detail} ({size})"
+    )
+
+
+def _r_end(r: Record) -> str:
+    state = "cut" if r.get("aborted") else "done"
+    events = f", {r['events']} events" if r.get("watch") else ""
+    sent = f", sent {_size(int(r['requestBytes']))}" if r.get("requestBytes") else ""
+    return (
+        f"#{r.get('req')} {state} {r.get('status', '-')} after "
+        f"{_duration(float(r.get('durationMs', 0.0)))}, {_size(int(r.get('bytes', 0)))}"
+        f"{events}{sent}"
+    )
+
+
+def _r_error(r: Record) -> str:
+    req = f"#{r['req']} " if r.get("req") else ""
+    return f"{req}error: {r.get('message', '')}"
+
+
+_RENDERERS = {
+    "tap": _r_tap,
+    "open": _r_open,
+    "close": _r_close,
+    "request": _r_request,
+    "response": _r_response,
+    "event": _r_event,
+    "end": _r_end,
+    "error": _r_error,
+}
+
+
+# --------------------------------------------------------------------------- watch bodies
+
+
+class WatchDecoder:
+    """Splits a watch body into events as its bytes pass, whatever the chunking.
+
+    JSON watches are one event per line; protobuf watches are frames with a 4-byte big-endian
+    length prefix (shown by size only, as is any other content type, per chunk).
+    """
+
+    def __init__(self, content_type: str) -> None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media.endswith("json"):
+            self.mode = "json"
+        else:
+            self.mode = "protobuf" if "protobuf" in media else "raw"
+        self._buf = bytearray()
+        self._skipping = 0  # JSON: bytes of an oversized event being skipped
+        self._need = 0  # protobuf: bytes still missing from the current frame
+        self._frame_len = 0
+
+    def feed(self, data: bytes) -> list[Record]:
+        """Fields of each event completed by `data` (without t/conn/req)."""
+        if self.mode == "json":
+            return self._feed_json(data)
+        if self.mode == "protobuf":
+            return self._feed_frames(data)
+        return [{"eventType": None, "encoding": "data", "bytes": len(data)}]
+
+    def _feed_json(self, data: bytes) -> list[Record]:
+        out: list[Record] = []
+        start = 0
+        while (newline := data.find(b"\n", start)) >= 0:
+            piece = data[start:newline]
+            start = newline + 1
+            if self._skipping:
+                out.append({"eventType": None, "encoding": "json", "bytes": self._skipping})
+                self._skipping = 0
+                continue
+            line = bytes(self._buf) + piece if self._buf else piece
+            self._buf.clear()
+            if line.strip():
+                out.append(describe_json_event(line))
+        rest = data[start:]
+        if self._skipping:
+            self._skipping += len(rest)
+        elif len(self._buf) + len(rest) > MAX_DECODED_EVENT:
+            self._skipping = len(self._buf) + len(rest)
+            self._buf.clear()
+        else:
+            self._buf += rest
+        return out
+
+    def _feed_frames(self, data: bytes) -> list[Record]:
+        out: list[Record] = []
+        view = memoryview(data)
+        while view:
+            if self._need:
+                take = min(self._need, len(view))
+                self._need -= take
+                view = view[take:]
+                if not self._need:
+                    out.append(
+                        {"eventType": None, "encoding": "protobuf", "bytes": self._frame_len}
+                    )
+                continue
+            want = 4 - len(self._buf)
+            self._buf += view[:want]
+            view = view[want:]
+            if len(self._buf) == 4:
+                self._frame_len = int.from_bytes(self._buf, "big")
+                self._need = self._frame_len
+                self._buf.clear()
+                if not self._need:
+                    out.append({"eventType": None, "encoding": "protobuf", "bytes": 0})
+        return out
+
+
+def describe_json_event(line: bytes) -> Record:
+    """type, kind, namespace/name and resourceVersion of one JSON watch event line."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return {"eventType": None, "encoding": "json", "bytes": len(line)}
+    if not isinstance(event, dict):
+        return {"eventType": None, "encoding": "json", "bytes": len(line)}
+    obj = event.get("object")
+    obj = obj if isinstance(obj, dict) else {}
+    meta = _metadata_of(obj)
+    fields: Record = {
+        "eventType": str(event.get("type", "?")),
+        "kind": obj.get("kind"),
+        "namespace": meta.get("namespace"),
+        "name": meta.get("name"),
+        "resourceVersion": meta.get("resourceVersion"),
+        "bytes": len(line),
+    }
+    if obj.get("kind") == "Status":
+        fields["message"] = f"{obj.get('code', '')} {obj.get('reason', '')}: {obj.get('message')}"
+    return fields
+
+
+def _metadata_of(obj: dict[str, Any]) -> dict[str, Any]:
+    # kubectl asks for server-side Tables: the object sits in rows[0].object.
+    if obj.get("kind") == "Table":
+        rows = obj.get("rows")
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            inner = rows[0].get("object")
+            if isinstance(inner, dict) and isinstance(inner.get("metadata"), dict):
+                return dict(inner["metadata"])
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
