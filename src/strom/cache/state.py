@@ -269,6 +269,16 @@ class StateCache:
                     still.append((want, fut))
             self._waiters = still
 
+    async def sync(self, *, timeout: float = 1.0) -> bool:
+        """Wait until the cache reflects every write the store had committed when called.
+
+        A no-op on the embedded store (the cache is fed before writes are acknowledged); on
+        etcd it covers writes made through other replicas. False if the cache did not catch
+        up in time (the caller then reads the store).
+        """
+        head = await self._store.consistent_rev()
+        return await self.wait_until_fresh(head, timeout=timeout)
+
     async def wait_until_fresh(self, rev: int, *, timeout: float) -> bool:
         """Wait until the cache has applied `rev`; False if that did not happen in time."""
         if self.rev >= rev:

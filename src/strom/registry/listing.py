@@ -142,6 +142,12 @@ async def list_objects(
         )
     if rev and not await cache.wait_until_fresh(rev, timeout=_FRESH_TIMEOUT):
         raise StatusError.too_large_resource_version(rev, cache.rev)
+    if not rv_text and not await cache.sync():
+        # A consistent list the cache cannot serve in time (writes outside strom's prefix moved
+        # the store's head): read the store itself at its newest revision.
+        return await _from_store(
+            prefix=prefix, rev=0, start_after="", opts=opts, store=store, selective=selective
+        )
     state = cache.state(rt.key_prefix)
     if state is None:
         raise StatusError.service_unavailable("storage is (re)initializing")

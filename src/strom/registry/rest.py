@@ -8,7 +8,6 @@ request leaves nothing behind.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -377,7 +376,7 @@ class Registry:
                 # A conflict with a concurrent writer is retried, as GuaranteedUpdate does,
                 # unless the patch itself pinned the resourceVersion.
                 if exc.reason == "Conflict" and not requested_rv and attempt + 1 < _PATCH_RETRIES:
-                    await asyncio.sleep(0)
+                    await self.cache.sync()  # another writer won: read its write, try again
                     continue
                 raise
             result.warnings[:0] = warnings
@@ -402,7 +401,7 @@ class Registry:
             except StatusError as exc:
                 if exc.reason != "Conflict" or opts.resource_version:
                     raise
-                await asyncio.sleep(0)
+                await self.cache.sync()
         raise StatusError.stale(rt.plural, name, group=rt.group)
 
     async def _delete_once(

@@ -330,6 +330,8 @@ class ResourceAPI:
         ):
             return await self._watch(request, rp, rt, media)
         if method in ("GET", "HEAD"):
+            if not request.param("resourceVersion"):
+                await self.registry.cache.sync()  # consistent read (other replicas' writes)
             entry = self.registry.get(rt, rp.namespace, rp.name)
             if media.table:
                 return self._object_response(rt, request, entry.obj, media)

@@ -124,6 +124,14 @@ class Store(Protocol):
 
     async def start(self) -> None: ...
 
+    async def consistent_rev(self) -> int:
+        """The revision a consistent read must reflect: the store's head right now.
+
+        The embedded store is the only writer, so its own counter is the head; etcd is asked
+        (other replicas write too).
+        """
+        ...
+
     async def close(self) -> None: ...
 
     async def get(self, key: str) -> KeyValue | None: ...

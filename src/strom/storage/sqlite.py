@@ -147,6 +147,9 @@ class SQLiteStore:
     def subscribe(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
 
+    async def consistent_rev(self) -> int:
+        return self._current_rev
+
     # --- reads ---------------------------------------------------------------------------
     async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         def run() -> Any:

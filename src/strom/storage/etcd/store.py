@@ -167,6 +167,10 @@ class EtcdStore:
         if self._feed is not None:
             self._feed.subscribe_reset(listener)
 
+    async def consistent_rev(self) -> int:
+        """Store protocol: etcd's head, which the cache must reach for a consistent read."""
+        return await self.current_revision_from_server()
+
     async def current_revision_from_server(self) -> int:
         """etcd's current revision, read linearizably (one key, count only: cheap)."""
 
