@@ -29,6 +29,8 @@ __all__ = ["Entry", "ResourceState", "StateCache"]
 MIN_HISTORY = 100
 MAX_HISTORY = 100 * 1024
 HISTORY_SECONDS = 75.0
+# Watchers written per turn of the event loop when flushing a fan-out.
+FLUSH_SLICE = 1000
 # Buckets (bytes) of apiserver_watch_events_sizes; counted per event, not per watcher.
 EVENT_SIZE_BUCKETS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 # Recent changes read back from the store at start-up, so clients resume across restarts.
@@ -156,6 +158,12 @@ class StateCache:
         self._startup_rev = 0
         self._history_known = False
         self.rev = 0
+        # Watchers with queued frames, in the order they were first queued (an ordered set).
+        self._dirty: dict[Watcher, None] = {}
+        self._round: list[Watcher] = []  # the watchers being flushed, in slices
+        self._round_pos = 0
+        self._round_started = 0.0
+        self._flush_scheduled = False
 
     @property
     def store(self) -> Store:
@@ -240,7 +248,7 @@ class StateCache:
 
     def _on_changes(self, changes: Sequence[Change]) -> None:
         now = time.monotonic()
-        touched: set[Watcher] = set()
+        touched = self._dirty
         by_state: dict[ResourceState, list[WatchEvent]] = {}
         for change in changes:
             state = self._route(change.key)
@@ -257,8 +265,9 @@ class StateCache:
         self.rev = changes[-1].rev
         for state, events in by_state.items():
             state.watchers.fan_out(events, touched)
-        for watcher in touched:
-            watcher.flush()
+        if touched and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         if self._waiters:
             still = []
             for want, fut in self._waiters:
@@ -268,6 +277,37 @@ class StateCache:
                 else:
                     still.append((want, fut))
             self._waiters = still
+
+    def _flush(self) -> None:
+        """Write what the fan-out queued, a slice of watchers per turn of the event loop.
+
+        Writing in the next turn rather than inside the change feed lets batches that arrive
+        meanwhile join the same write; slicing keeps a large fan-out from holding the loop
+        (other requests interleave). A watcher queued again while a round is under way sends
+        everything it has at its turn; an empty turn later costs nothing.
+        """
+        loop = asyncio.get_running_loop()
+        if self._round_pos >= len(self._round):
+            self._round = list(self._dirty)
+            self._dirty.clear()
+            self._round_pos = 0
+            self._round_started = loop.time()
+        end = self._round_pos + FLUSH_SLICE
+        for watcher in self._round[self._round_pos : end]:
+            watcher.flush()
+        self._round_pos = end
+        if self._round_pos < len(self._round):
+            loop.call_soon(self._flush)
+            return
+        self._round = []
+        self._round_pos = 0
+        if self._dirty:
+            # Under load, rest as long as the last round took before the next: fan-out gets
+            # at most half the loop, writes keep flowing, and the next round carries more
+            # events per write (the cost is per write, not per event).
+            loop.call_later(loop.time() - self._round_started, self._flush)
+        else:
+            self._flush_scheduled = False
 
     async def sync(self, *, timeout: float = 1.0) -> bool:
         """Wait until the cache reflects every write the store had committed when called.

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from strom.registry.selectors import FieldSelector, LabelSelector
 from strom.storage.base import Change, ChangeType
 
-__all__ = ["Encoder", "Sink", "WatchEvent", "Watcher", "WatcherSet"]
+__all__ = ["Encoder", "Sink", "WatchEvent", "Watcher", "WatcherSet", "chunk"]
 
 # A watcher whose unsent bytes exceed this is too slow: it is closed (bounded memory).
 MAX_BUFFERED_BYTES = 4 * 1024 * 1024
@@ -40,6 +40,8 @@ class Sink(Protocol):
     """Where a watcher's bytes go: the HTTP connection (chunked)."""
 
     def write_chunk(self, data: bytes) -> None: ...
+
+    def write_framed(self, data: bytes) -> None: ...
 
     @property
     def paused_since(self) -> float: ...
@@ -82,6 +84,11 @@ class WatchEvent:
             frame = b'{"type":"%s","object":%s}\n' % (event_type, encoder(self.value))
             self._frames[key] = frame
         return frame
+
+
+def chunk(data: bytes) -> bytes:
+    """HTTP/1.1 chunk framing, done once per shared payload rather than once per watcher."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def _labels(obj: dict[str, Any] | None) -> dict[str, str] | None:
@@ -192,11 +199,11 @@ class Watcher:
             if len(self.pending) > MAX_PENDING_EVENTS:
                 self.stop("too slow")
             return False
-        self.batch.append(frame)
+        self.batch.append(chunk(frame))
         return True
 
     def flush(self) -> None:
-        """One write for everything gathered in this batch; close if the client lags."""
+        """One write for everything gathered (already chunk-framed); close if the client lags."""
         if not self.batch:
             return
         data = self.batch[0] if len(self.batch) == 1 else b"".join(self.batch)
@@ -215,7 +222,7 @@ class Watcher:
             self.stop("too slow")
             sink.abort()
             return
-        sink.write_chunk(data)
+        sink.write_framed(data)
 
     def send_now(self, data: bytes) -> None:
         """Write outside a fan-out (bookmarks, initial events)."""
@@ -227,7 +234,7 @@ class Watcher:
         pending = self.pending or []
         self.pending = None
         if pending:
-            self.batch = pending
+            self.batch = [chunk(b"".join(pending))]
             self.flush()
 
     def stop(self, reason: str) -> None:
@@ -274,22 +281,57 @@ class WatcherSet:
         for group in self.by_namespace.values():
             yield from group
 
-    def fan_out(self, events: list[WatchEvent], touched: set[Watcher]) -> None:
-        """Queue each event for every watcher that sees it; `touched` collects who to flush."""
-        start = len(self.prefix)
-        sent = 0
-        for ev in events:
-            if self.cluster_wide:
-                for w in self.cluster_wide:
-                    if w.offer(ev):
-                        touched.add(w)
-                        sent += 1
-            if self.by_namespace:
+    def fan_out(self, events: list[WatchEvent], touched: dict[Watcher, None]) -> None:
+        """Queue the events for every watcher that sees them; `touched` collects who to flush.
+
+        Watchers of one namespace (or all cluster-wide ones) that have no selector see the
+        same events: their frames are joined once per encoding and the one bytes object is
+        queued to each of them. Only watchers with selectors (or Table output, or still
+        catching up) look at events one by one.
+        """
+        if self.cluster_wide:
+            self._deliver(self.cluster_wide, events, touched)
+        if self.by_namespace:
+            start = len(self.prefix)
+            by_ns: dict[str, list[WatchEvent]] = {}
+            for ev in events:
                 ns = ev.key[start : ev.key.find("/", start)]
-                group = self.by_namespace.get(ns)
-                if group:
-                    for w in group:
-                        if w.offer(ev):
-                            touched.add(w)
-                            sent += 1
+                if ns in self.by_namespace:
+                    by_ns.setdefault(ns, []).append(ev)
+            for ns, evs in by_ns.items():
+                self._deliver(self.by_namespace[ns], evs, touched)
+
+    def _deliver(
+        self, watchers: set[Watcher], events: list[WatchEvent], touched: dict[Watcher, None]
+    ) -> None:
+        first_rev = events[0].rev
+        shared: dict[int, bytes] = {}
+        sent = 0
+        for w in watchers:
+            if (
+                w.pending is None
+                and not w.selective
+                and w.custom_frame is None
+                and w.min_rev < first_rev
+            ):
+                encoder = w.encoder
+                data = shared.get(id(encoder))
+                if data is None:
+                    data = chunk(b"".join([_plain_frame(ev, encoder) for ev in events]))
+                    shared[id(encoder)] = data
+                w.batch.append(data)
+                touched[w] = None
+                sent += len(events)
+                continue
+            for ev in events:
+                if w.offer(ev):
+                    touched[w] = None
+                    sent += 1
         self.events_sent += sent
+
+
+def _plain_frame(ev: WatchEvent, encoder: Encoder) -> bytes:
+    """The frame a watcher without selectors gets for an event."""
+    if ev.deleted:
+        return ev.frame(DELETED, encoder)
+    return ev.frame(MODIFIED if ev.prev_obj is not None else ADDED, encoder)

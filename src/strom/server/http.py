@@ -350,6 +350,13 @@ class Connection(asyncio.Protocol):
                 self.bytes_while_paused += len(data)
             self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
 
+    def write_framed(self, data: bytes) -> None:
+        """Write bytes that are already chunk-framed (the same object goes to many watchers)."""
+        if self.transport is not None:
+            if self.paused_since:
+                self.bytes_while_paused += len(data)
+            self.transport.write(data)
+
     def write_buffer_size(self) -> int:
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
