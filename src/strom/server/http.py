@@ -145,6 +145,30 @@ class Connection(asyncio.Protocol):
       _can_write: cleared while the transport asks us to pause writing.
     """
 
+    # Slots: thousands of idle watch connections make per-connection bytes count.
+    __slots__ = (
+        "_body",
+        "_body_size",
+        "_can_write",
+        "_close_callbacks",
+        "_closed",
+        "_handler",
+        "_headers",
+        "_parser",
+        "_pending",
+        "_too_large",
+        "_tracker",
+        "_url",
+        "_worker",
+        "bytes_while_paused",
+        "closing",
+        "paused_since",
+        "peer_cert",
+        "remote",
+        "streaming",
+        "transport",
+    )
+
     def __init__(self, handler: Handler, tracker: set[Connection]) -> None:
         self._handler = handler
         self._tracker = tracker
@@ -157,9 +181,9 @@ class Connection(asyncio.Protocol):
         self._too_large = False
         self._pending: list[Request] = []
         self._worker: asyncio.Task[None] | None = None
-        self._can_write = asyncio.Event()
-        self._can_write.set()
-        self._closed = asyncio.Event()
+        # Created on first use: most connections never wait for either.
+        self._can_write: asyncio.Event | None = None
+        self._closed: asyncio.Future[None] | None = None
         self.peer_cert: dict[str, Any] | None = None
         self.remote = ""
         self.streaming = False
@@ -186,8 +210,10 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self._tracker.discard(self)
-        self._can_write.set()
-        self._closed.set()
+        if self._can_write is not None:
+            self._can_write.set()
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
         for callback in self._close_callbacks:
             callback()
         self._close_callbacks = []
@@ -195,12 +221,15 @@ class Connection(asyncio.Protocol):
             self._worker.cancel()
 
     def pause_writing(self) -> None:
+        if self._can_write is None:
+            self._can_write = asyncio.Event()
         self._can_write.clear()
         self.paused_since = time.monotonic()
         self.bytes_while_paused = 0
 
     def resume_writing(self) -> None:
-        self._can_write.set()
+        if self._can_write is not None:
+            self._can_write.set()
         self.paused_since = 0.0
 
     def data_received(self, data: bytes) -> None:
@@ -271,10 +300,10 @@ class Connection(asyncio.Protocol):
     async def _work(self) -> None:
         try:
             while self._pending and self.transport is not None:
-                request = self._pending.pop(0)
-                if self.transport is not None and len(self._pending) <= 16:
+                if self.transport is not None and len(self._pending) <= 17:
                     self.transport.resume_reading()
-                keep_alive = await self._handle(request) and not self.closing
+                # No local reference: a watch's request must not live as long as the watch.
+                keep_alive = await self._handle(self._pending.pop(0)) and not self.closing
                 if not keep_alive:
                     self.close()
                     return
@@ -301,6 +330,7 @@ class Connection(asyncio.Protocol):
 
                 response = status_response(StatusError.internal("unexpected error"), request)
         if isinstance(response, Stream):
+            del request  # a watch may last an hour: keep no request state alive meanwhile
             await self._stream(response)
             return keep_alive
         self._send(response, head_only=request.method == "HEAD")
@@ -335,6 +365,7 @@ class Connection(asyncio.Protocol):
             stream.status, stream.content_type, stream.headers, b"Transfer-Encoding: chunked\r\n"
         )
         self.transport.write(head)
+        del head
         try:
             await stream.run(self)
         finally:
@@ -361,7 +392,8 @@ class Connection(asyncio.Protocol):
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
     async def drain(self) -> None:
-        await self._can_write.wait()
+        if self._can_write is not None:
+            await self._can_write.wait()
 
     def on_close(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback` when the connection is lost (at once if it already is)."""
@@ -376,7 +408,11 @@ class Connection(asyncio.Protocol):
             self._close_callbacks.remove(callback)
 
     async def wait_closed(self) -> None:
-        await self._closed.wait()
+        if self.transport is None:
+            return
+        if self._closed is None:
+            self._closed = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._closed)
 
     @property
     def is_closed(self) -> bool:
