@@ -85,9 +85,48 @@ def register(sub: Any) -> None:
         default=60.0,
         help="how often watches that allow bookmarks get one (default 1m)",
     )
+    _register_audit(serve)
+
+
+def _register_audit(serve: Any) -> None:
+    """kube-apiserver's --audit-* flags (log backend, JSON format, batch mode only)."""
+    serve.add_argument(
+        "--audit-policy-file", type=Path, help="audit policy (audit.k8s.io/v1 Policy, YAML)"
+    )
+    serve.add_argument(
+        "--audit-log-path",
+        help="write audit events here as JSON lines ('-': standard output); with a policy"
+        " file, turns auditing on",
+    )
+    serve.add_argument(
+        "--audit-log-maxsize",
+        type=int,
+        default=100,
+        help="megabytes before the audit log is rotated (0: never; default 100)",
+    )
+    serve.add_argument(
+        "--audit-log-maxbackup",
+        type=int,
+        default=100,
+        help="rotated audit logs to keep (0: all; default 100)",
+    )
+    serve.add_argument(
+        "--audit-log-maxage",
+        type=int,
+        default=366,
+        help="days to keep rotated audit logs, by the time in their name (0: forever; default 366)",
+    )
+    serve.add_argument(
+        "--audit-log-batch-buffer-size",
+        type=int,
+        default=10000,
+        help="audit events buffered for the writer; beyond that they are dropped and counted"
+        ' in apiserver_audit_error_total{plugin="buffered"} (default 10000)',
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from strom.audit import AuditOptions
     from strom.server.runner import ServeConfig, StartupError, run
 
     cfg = ServeConfig(
@@ -107,6 +146,14 @@ def run(args: argparse.Namespace) -> int:
         compaction_keep=args.compaction_retain,
         min_request_timeout=args.min_request_timeout,
         watch_bookmark_interval=args.watch_bookmark_interval,
+        audit=AuditOptions(
+            policy_file=args.audit_policy_file,
+            log_path=args.audit_log_path,
+            max_size_mb=args.audit_log_maxsize,
+            max_backups=args.audit_log_maxbackup,
+            max_age_days=args.audit_log_maxage,
+            buffer_size=args.audit_log_batch_buffer_size,
+        ),
     )
     try:
         import uvloop

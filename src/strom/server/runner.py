@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strom.audit import AuditError, AuditOptions, Auditor
 from strom.auth.authn import Authenticator, TokenFile, ensure_admin_token
 from strom.cache.state import StateCache
 from strom.pki.certs import ensure_pki
@@ -60,6 +61,7 @@ class ServeConfig:
     min_request_timeout: float = 1800.0
     watch_bookmark_interval: float = 60.0
     kubeconfig_server: str = ""
+    audit: AuditOptions = field(default_factory=AuditOptions)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -103,6 +105,10 @@ async def run(cfg: ServeConfig) -> None:
     from strom.pki.certs import PKIError
     from strom.storage.sqlite import DatabaseError
 
+    try:
+        auditor = Auditor.from_options(cfg.audit)  # a bad policy fails before anything starts
+    except AuditError as exc:
+        raise StartupError(str(exc)) from exc
     pki_dir = _prepare_dirs(cfg)
     try:
         pki = ensure_pki(cert_dir=pki_dir, sans=cfg.tls_sans)
@@ -159,7 +165,10 @@ async def run(cfg: ServeConfig) -> None:
             token_file=tokens, client_ca_configured=True, anonymous=cfg.anonymous_auth
         ),
         max_in_flight=cfg.max_requests_inflight,
+        audit=auditor,
     )
+    if auditor is not None:
+        auditor.start()
     connections: set[Connection] = set()
     try:
         server = await serve(
@@ -170,6 +179,8 @@ async def run(cfg: ServeConfig) -> None:
             connections=connections,
         )
     except OSError as exc:
+        if auditor is not None:
+            auditor.stop()
         await controllers.stop()
         await store.close()
         raise StartupError(
@@ -216,3 +227,5 @@ async def run(cfg: ServeConfig) -> None:
         await compactor
     await controllers.stop()
     await store.close()
+    if auditor is not None:
+        auditor.stop()  # after the last connection: every request's final event is buffered
