@@ -26,8 +26,10 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
+# Everything on the embedded store, then the API and watch suites again on a real etcd.
 test: setup system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --strom-store etcd tests/integration $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) strom-data

@@ -63,10 +63,28 @@ def register(sub: Any) -> None:
     serve.add_argument("--max-requests-inflight", type=int, default=400)
     serve.add_argument(
         "--compaction-interval",
+        "--etcd-compaction-interval",
+        dest="compaction_interval",
         type=_duration,
         default=300.0,
         help="how often old revisions are compacted, e.g. 5m, 30s (0 disables; default 5m)",
     )
+    serve.add_argument(
+        "--storage",
+        choices=("sqlite", "etcd"),
+        default="sqlite",
+        help="sqlite: one file in the data dir (default); etcd: an etcd cluster",
+    )
+    serve.add_argument(
+        "--etcd-servers",
+        action="append",
+        default=[],
+        help="etcd endpoints, comma-separated (http(s)://127.0.0.1:2379,...)",
+    )
+    serve.add_argument("--etcd-prefix", default="/registry", help="key prefix in etcd")
+    serve.add_argument("--etcd-cafile", type=Path, help="CA for etcd's serving certificate")
+    serve.add_argument("--etcd-certfile", type=Path, help="client certificate for etcd")
+    serve.add_argument("--etcd-keyfile", type=Path, help="client key for etcd")
     serve.add_argument(
         "--compaction-retain",
         type=int,
@@ -146,6 +164,12 @@ def run(args: argparse.Namespace) -> int:
         compaction_keep=args.compaction_retain,
         min_request_timeout=args.min_request_timeout,
         watch_bookmark_interval=args.watch_bookmark_interval,
+        storage=args.storage,
+        etcd_servers=tuple(s for s in ",".join(args.etcd_servers).split(",") if s),
+        etcd_prefix=args.etcd_prefix,
+        etcd_cafile=args.etcd_cafile,
+        etcd_certfile=args.etcd_certfile,
+        etcd_keyfile=args.etcd_keyfile,
         audit=AuditOptions(
             policy_file=args.audit_policy_file,
             log_path=args.audit_log_path,
@@ -158,10 +182,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvloop
 
-        uvloop.run(run(cfg))
+        return uvloop.run(run(cfg))
     except StartupError as exc:
         print(f"strom: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0

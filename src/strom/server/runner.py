@@ -31,6 +31,7 @@ from strom.server.api import ResourceAPI
 from strom.server.app import App
 from strom.server.http import Connection, close_all, serve
 from strom.server.watch import WatchConfig
+from strom.storage.base import StorageError, Store
 from strom.storage.sqlite import SQLiteStore
 
 __all__ = ["ServeConfig", "StartupError", "run"]
@@ -61,6 +62,12 @@ class ServeConfig:
     min_request_timeout: float = 1800.0
     watch_bookmark_interval: float = 60.0
     kubeconfig_server: str = ""
+    storage: str = "sqlite"  # or "etcd"
+    etcd_servers: tuple[str, ...] = ()
+    etcd_prefix: str = "/registry"
+    etcd_cafile: Path | None = None
+    etcd_certfile: Path | None = None
+    etcd_keyfile: Path | None = None
     audit: AuditOptions = field(default_factory=AuditOptions)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -81,7 +88,46 @@ def _prepare_dirs(cfg: ServeConfig) -> Path:
     return pki_dir
 
 
-async def _maintain(cache: StateCache, store: SQLiteStore, interval: float, keep: int) -> None:
+async def _open_store(cfg: ServeConfig, stop: asyncio.Event, failed: list[str]) -> Store:
+    """The configured store, started; StartupError with one line when it cannot be."""
+    if cfg.storage == "etcd":
+        from strom.storage.etcd import EtcdError, EtcdStore
+
+        if not cfg.etcd_servers:
+            raise StartupError("--storage etcd needs --etcd-servers")
+        etcd = EtcdStore(
+            endpoints=list(cfg.etcd_servers),
+            prefix=cfg.etcd_prefix,
+            ca_file=cfg.etcd_cafile,
+            cert_file=cfg.etcd_certfile,
+            key_file=cfg.etcd_keyfile,
+        )
+        try:
+            await etcd.start()
+        except EtcdError as exc:
+            raise StartupError(f"etcd {','.join(cfg.etcd_servers)}: {exc}") from exc
+
+        def on_reset(rev: int) -> None:
+            # etcd compacted past the change feed's position: the cache can no longer be
+            # brought up to date event by event. Stop (exit 1) so a supervisor restarts this
+            # replica, which then rebuilds its cache from a fresh list.
+            failed.append(f"etcd history compacted past revision {rev}; restart to relist")
+            stop.set()
+
+        etcd.subscribe_reset(on_reset)
+        return etcd
+    from strom.storage.sqlite import DatabaseError
+
+    db = cfg.data_dir / "strom.db"
+    sqlite = SQLiteStore(db)
+    try:
+        await sqlite.start()
+    except DatabaseError as exc:
+        raise StartupError(f"database {db} is unusable: {exc}") from exc
+    return sqlite
+
+
+async def _maintain(cache: StateCache, store: Store, interval: float, keep: int) -> None:
     """Background upkeep: trim the watch cache's history every few seconds, and compact the
     store to the newest `keep` revisions every `interval` seconds (0: never)."""
     loop = asyncio.get_running_loop()
@@ -100,10 +146,9 @@ async def _maintain(cache: StateCache, store: SQLiteStore, interval: float, keep
                 log.exception("compaction to %d failed", target)
 
 
-async def run(cfg: ServeConfig) -> None:
+async def run(cfg: ServeConfig) -> int:
     from strom.auth.authn import AuthConfigError
     from strom.pki.certs import PKIError
-    from strom.storage.sqlite import DatabaseError
 
     try:
         auditor = Auditor.from_options(cfg.audit)  # a bad policy fails before anything starts
@@ -130,18 +175,17 @@ async def run(cfg: ServeConfig) -> None:
     except (OSError, ValueError) as exc:
         raise StartupError(f"TLS set-up failed: {exc}") from exc
 
-    store = SQLiteStore(cfg.data_dir / "strom.db")
-    try:
-        await store.start()
-    except DatabaseError as exc:
-        raise StartupError(f"database {cfg.data_dir / 'strom.db'} is unusable: {exc}") from exc
+    stop = asyncio.Event()
+    failed: list[str] = []  # why the server stops on its own (exit 1), if it does
+    store = await _open_store(cfg, stop, failed)
     cache = StateCache(store)
     types = TypeTable()
     registry = Registry(store=store, cache=cache)
     try:
         await cache.start([(rt.key_prefix, rt.namespaced) for rt in BUILTIN])
-    except DatabaseError as exc:
-        raise StartupError(f"database {cfg.data_dir / 'strom.db'} is unusable: {exc}") from exc
+    except StorageError as exc:
+        await store.close()
+        raise StartupError(f"reading the store failed: {exc}") from exc
     controllers = Controllers(
         registry=registry, cache=cache, types=types, ca_pem=pki.ca_crt.read_bytes()
     )
@@ -212,7 +256,6 @@ async def run(cfg: ServeConfig) -> None:
     print(f"  tokens:     {token_path.resolve()}", flush=True)
     print(f"  export KUBECONFIG={kubeconfig.resolve()}", flush=True)
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
@@ -229,3 +272,6 @@ async def run(cfg: ServeConfig) -> None:
     await store.close()
     if auditor is not None:
         auditor.stop()  # after the last connection: every request's final event is buffered
+    for reason in failed:
+        print(f"strom: {reason}", file=sys.stderr, flush=True)
+    return 1 if failed else 0

@@ -6,10 +6,16 @@
 
 `strom_server` is one server for the whole session (fast); `strom_server_factory()` starts a
 fresh one per call, with its own data directory, stopped when the test ends.
+
+`--strom-store etcd` (or STROM_TEST_STORE=etcd) runs every such server on a real etcd (Debian's
+`etcd-server`), started once per session on a free loopback port; each server gets its own
+key prefix, so servers do not see each other's objects.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,12 +23,48 @@ import pytest
 
 from strom.testing.server import StromServer, start_server
 
-__all__ = ["strom_server", "strom_server_factory"]
+__all__ = ["strom_server", "strom_server_factory", "strom_store_args"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--strom-store",
+        choices=("sqlite", "etcd"),
+        default=os.environ.get("STROM_TEST_STORE", "sqlite"),
+        help="storage backend of the strom servers the fixtures start (default sqlite)",
+    )
 
 
 @pytest.fixture(scope="session")
-def strom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StromServer]:
-    server = start_server(tmp_path_factory.mktemp("strom-session"))
+def strom_store_args(request: pytest.FixtureRequest) -> Iterator[Callable[[], tuple[str, ...]]]:
+    """A function giving `strom serve` arguments for the selected store (a fresh etcd prefix
+    per call)."""
+    store = request.config.getoption("--strom-store")
+    if store != "etcd":
+        yield lambda: ()
+        return
+    from strom.testing.etcd import start_etcd
+
+    cluster = start_etcd(members=1)
+    endpoints = ",".join(f"http://{e}" for e in cluster.endpoints)
+    try:
+        yield lambda: (
+            "--storage",
+            "etcd",
+            "--etcd-servers",
+            endpoints,
+            "--etcd-prefix",
+            f"/strom-{uuid.uuid4().hex[:12]}",
+        )
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def strom_server(
+    tmp_path_factory: pytest.TempPathFactory, strom_store_args: Callable[[], tuple[str, ...]]
+) -> Iterator[StromServer]:
+    server = start_server(tmp_path_factory.mktemp("strom-session"), *strom_store_args())
     try:
         yield server
     finally:
@@ -31,12 +73,14 @@ def strom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StromServ
 
 @pytest.fixture
 def strom_server_factory(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, strom_store_args: Callable[[], tuple[str, ...]]
 ) -> Iterator[Callable[..., StromServer]]:
     started: list[StromServer] = []
 
     def factory(*extra_args: str, data_dir: Path | None = None) -> StromServer:
-        server = start_server(data_dir or tmp_path_factory.mktemp("strom"), *extra_args)
+        server = start_server(
+            data_dir or tmp_path_factory.mktemp("strom"), *strom_store_args(), *extra_args
+        )
         started.append(server)
         return server
 

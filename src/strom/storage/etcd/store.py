@@ -289,7 +289,10 @@ class EtcdStore:
         head = await self.current_revision_from_server()
         if rev > head:
             raise FutureRevision(rev, head)
-        if rev == head or limit <= 0:
+        # etcd's revision 1 is its empty initial state: no event carries it, so a replay
+        # waiting for it would wait for nothing.
+        rev = max(rev, 1)
+        if rev >= head or limit <= 0:
             return []
 
         async def replay(stubs: Stubs) -> list[Change]:
