@@ -38,6 +38,9 @@ class StromServer:
 
     @property
     def ca_file(self) -> Path:
+        args = list(self.extra_args)
+        if "--cert-dir" in args:  # replicas sharing one PKI
+            return Path(args[args.index("--cert-dir") + 1]) / "ca.crt"
         return self.data_dir / "pki" / "ca.crt"
 
     @property
