@@ -116,7 +116,7 @@ def wait_for(check: Callable[[], Any], *, what: str, timeout: float = 10) -> Any
             return result
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(0.05)  # poll interval; the loop is bounded by its deadline
 
 
 def kubectl_path() -> str:

@@ -81,7 +81,7 @@ def wait_for(
             return events
         if time.monotonic() > deadline:
             pytest.fail(f"audit log never showed {what}; it has: {events}")
-        time.sleep(0.02)
+        time.sleep(0.02)  # poll interval; the loop is bounded by its deadline
 
 
 def events_of(log: Path, audit_id: str, stages: int) -> list[dict[str, Any]]:

@@ -82,7 +82,7 @@ def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(
             while sum(map(len, acked)) < 300:
                 if time.monotonic() > deadline:
                     pytest.fail("writers made no progress")
-                time.sleep(0.01)
+                time.sleep(0.01)  # poll interval; the loop is bounded by its deadline
             server.kill()
             stop.set()
             for f in futures:

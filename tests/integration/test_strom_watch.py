@@ -70,7 +70,7 @@ class WatchProc:
                 pytest.fail(f"strom watch exited ({self.proc.returncode}) before {what}: {self}")
             if time.monotonic() > deadline:
                 pytest.fail(f"timed out waiting for {what}: {self}")
-            time.sleep(0.02)
+            time.sleep(0.02)  # poll interval; the loop is bounded by its deadline
 
     def wait_err(self, pattern: str, *, timeout: float = 30) -> str:
         regex = re.compile(pattern)

@@ -58,7 +58,7 @@ class RawWatch:
                 pytest.fail(f"expected {n} events, got {len(self.events)}: {self.events}")
             if self.done.is_set() and len(self.events) < n:
                 pytest.fail(f"stream ended after {len(self.events)} events: {self.events}")
-            time.sleep(0.01)
+            time.sleep(0.01)  # poll interval; the loop is bounded by its deadline
         return self.events
 
     def wait_end(self, *, timeout: float = 15) -> list[dict[str, Any]]:
