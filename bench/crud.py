@@ -17,22 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import datetime
-import http.client
-import ipaddress
 import multiprocessing
 import multiprocessing.connection
 import os
 import random
 import re
 import shutil
-import ssl
 import sys
 import tempfile
 import time
-import urllib.parse
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,7 +37,19 @@ from typing import Any
 import httptools
 import orjson
 import uvloop
-import yaml
+
+from benchkit import (
+    ProcSample,
+    Target,
+    ensure_namespace,
+    is_loopback,
+    load_target,
+    machine_info,
+    sample_process,
+    server_version,
+    simple_request,
+    ssl_context,
+)
 
 PHASES = ("create", "get", "list", "update", "delete")
 LIST_LIMIT = 100
@@ -53,131 +60,6 @@ ITEM_MARK = b'"uid"'  # one per object in a list (ListMeta has no uid)
 
 
 # --- kubeconfig --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where to connect and how to authenticate; everything a worker process needs."""
-
-    host: str
-    port: int
-    server: str
-    ca_file: str | None
-    insecure: bool
-    tls_server_name: str | None
-    cert_file: str | None
-    key_file: str | None
-    auth_header: bytes  # b"" or a complete `Authorization: ...\r\n` line
-
-
-def _named(entries: Any, name: str, what: str) -> dict[str, Any]:
-    for entry in entries or []:
-        if entry.get("name") == name:
-            return dict(entry.get(what) or {})
-    raise SystemExit(f"crud: kubeconfig has no {what} named {name!r}")
-
-
-def _material(
-    section: dict[str, Any], *, key: str, base: Path, tmp: Path, label: str
-) -> str | None:
-    """A file path for `key` or `key-data` (inline data is written to a private temp file,
-    because ssl only loads certificates from files)."""
-    if section.get(f"{key}-data"):
-        path = tmp / label
-        path.write_bytes(base64.b64decode(section[f"{key}-data"]))
-        path.chmod(0o600)
-        return str(path)
-    if section.get(key):
-        return str((base / os.path.expanduser(section[key])).resolve())
-    return None
-
-
-def load_target(*, kubeconfig: Path, context: str | None, tmp: Path) -> Target:
-    """Read the kubeconfig: server URL, CA, bearer token / basic auth / client cert."""
-    config = yaml.safe_load(kubeconfig.read_text()) or {}
-    base = kubeconfig.resolve().parent
-    ctx = _named(config.get("contexts"), context or config.get("current-context", ""), "context")
-    cluster = _named(config.get("clusters"), ctx.get("cluster", ""), "cluster")
-    user = _named(config.get("users"), ctx.get("user", ""), "user") if ctx.get("user") else {}
-    if "exec" in user or "auth-provider" in user:
-        raise SystemExit("crud: exec/auth-provider credentials are not supported")
-    url = urllib.parse.urlsplit(cluster["server"])
-    if url.scheme != "https":
-        raise SystemExit(f"crud: only https servers are supported, not {cluster['server']}")
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        token = (base / user["tokenFile"]).read_text().strip()
-    auth = b""
-    if token:
-        auth = b"Authorization: Bearer " + token.encode() + b"\r\n"
-    elif user.get("username"):
-        pair = f"{user['username']}:{user.get('password', '')}".encode()
-        auth = b"Authorization: Basic " + base64.b64encode(pair) + b"\r\n"
-    return Target(
-        host=url.hostname or "127.0.0.1",
-        port=url.port or 443,
-        server=cluster["server"],
-        ca_file=_material(cluster, key="certificate-authority", base=base, tmp=tmp, label="ca"),
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
-        tls_server_name=cluster.get("tls-server-name"),
-        cert_file=_material(user, key="client-certificate", base=base, tmp=tmp, label="crt"),
-        key_file=_material(user, key="client-key", base=base, tmp=tmp, label="key"),
-        auth_header=auth,
-    )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    with contextlib.suppress(ValueError):
-        return ipaddress.ip_address(host).is_loopback
-    return False
-
-
-def ssl_context(target: Target) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=target.ca_file)
-    if target.insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if target.cert_file and target.key_file:
-        ctx.load_cert_chain(target.cert_file, target.key_file)
-    ctx.set_alpn_protocols(["http/1.1"])  # no h2: every client here speaks HTTP/1.1
-    return ctx
-
-
-# --- setup requests (blocking, a handful) -----------------------------------------------------
-
-
-def simple_request(
-    target: Target, *, method: str, path: str, body: bytes | None = None
-) -> tuple[int, bytes]:
-    conn = http.client.HTTPSConnection(
-        target.host, target.port, context=ssl_context(target), timeout=30
-    )
-    headers = {"Accept": "application/json", "Content-Type": "application/json"}
-    if target.auth_header:
-        name, _, value = target.auth_header.decode().strip().partition(": ")
-        headers[name] = value
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def ensure_namespace(target: Target, namespace: str) -> bool:
-    """Create the namespace; True if this run created it (409 means it already existed)."""
-    body = orjson.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    status, data = simple_request(target, method="POST", path="/api/v1/namespaces", body=body)
-    if status == 409:
-        return False
-    if status != 201:
-        raise SystemExit(f"crud: creating namespace {namespace}: {status} {data[:300]!r}")
-    return True
-
-
-# --- the fast client (runs inside worker processes) ---------------------------------------
 
 
 class ResponseReader(asyncio.Protocol):
@@ -402,29 +284,6 @@ def worker_main(
 # --- the parent: orchestration and report ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ProcSample:
-    cpu: float  # user+system seconds
-    rss_kib: int
-
-
-def sample_process(pid: int | None) -> ProcSample | None:
-    if pid is None:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "(comm)": state is fields[0]
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (stat fields 14, 15)
-    rss = next(
-        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
-    )
-    return ProcSample(cpu=cpu, rss_kib=rss)
-
-
 @dataclass(slots=True)
 class Row:
     verb: str
@@ -589,26 +448,6 @@ def format_row(row: Row) -> str:
         rss,
     ]
     return "| " + " | ".join(cells) + " |"
-
-
-def machine_info() -> list[str]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return [
-        f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}",
-        f"python: {sys.version.split()[0]}, uvloop {getattr(uvloop, '__version__', '?')}",
-    ]
-
-
-def server_version(target: Target) -> str:
-    status, body = simple_request(target, method="GET", path="/version")
-    if status != 200:
-        return f"unknown ({status})"
-    return str(orjson.loads(body).get("gitVersion", "unknown"))
 
 
 def payload_pad(*, object_bytes: int, namespace: str) -> int:

@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import uvloop
 
-from fanout_kube import Target, ssl_context
+from benchkit import Target, ssl_context
 
 MAX_WRITERS = 64  # writer ids: 0..31 write in the paced phase, 32..63 at max rate
 FIRST_MAX_RATE_WRITER = 32

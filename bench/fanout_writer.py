@@ -19,7 +19,7 @@ from typing import cast
 
 import httptools
 
-from fanout_kube import LABEL, Target, ssl_context
+from benchkit import LABEL, Target, ssl_context
 
 REQUEST_TIMEOUT = 30.0
 MAX_OPS_PER_WRITER = 2_000_000  # a bound on every writer loop besides its time

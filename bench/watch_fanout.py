@@ -12,7 +12,7 @@ latency, and what does an idle watcher cost in memory.
         --watchers 1000 --writes-per-second 100 --seconds 10
 
 Loops are bounded in count and time; it connects only to the kubeconfig's server (a loopback
-address unless --allow-remote) and stops by itself. Helpers: fanout_kube.py (kubeconfig,
+address unless --allow-remote) and stops by itself. Helpers: benchkit.py (kubeconfig,
 setup requests, /proc), fanout_watchers.py (the watch clients), fanout_writer.py (creates).
 """
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import uvloop
 
-from fanout_kube import (
+from benchkit import (
     Backlog,
     ProcSample,
     Target,

@@ -53,7 +53,7 @@ def _named(entries: Any, name: str, what: str) -> dict[str, Any]:
     for entry in entries or []:
         if entry.get("name") == name:
             return dict(entry.get(what) or {})
-    raise SystemExit(f"watch_fanout: kubeconfig has no {what} named {name!r}")
+    raise SystemExit(f"bench: kubeconfig has no {what} named {name!r}")
 
 
 def _material(
@@ -79,10 +79,10 @@ def load_target(*, kubeconfig: Path, context: str | None, tmp: Path) -> Target:
     cluster = _named(config.get("clusters"), ctx.get("cluster", ""), "cluster")
     user = _named(config.get("users"), ctx.get("user", ""), "user") if ctx.get("user") else {}
     if "exec" in user or "auth-provider" in user:
-        raise SystemExit("watch_fanout: exec/auth-provider credentials are not supported")
+        raise SystemExit("bench: exec/auth-provider credentials are not supported")
     url = urllib.parse.urlsplit(cluster["server"])
     if url.scheme != "https":
-        raise SystemExit(f"watch_fanout: only https servers are supported: {cluster['server']}")
+        raise SystemExit(f"bench: only https servers are supported: {cluster['server']}")
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token = (base / user["tokenFile"]).read_text().strip()
@@ -155,7 +155,7 @@ def ensure_namespace(target: Target, namespace: str) -> bool:
     if status == 409:
         return False
     if status != 201:
-        raise SystemExit(f"watch_fanout: creating namespace {namespace}: {status} {data[:300]!r}")
+        raise SystemExit(f"bench: creating namespace {namespace}: {status} {data[:300]!r}")
     return True
 
 
