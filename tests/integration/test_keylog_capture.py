@@ -17,7 +17,6 @@ stopped.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import queue
 import shutil
@@ -36,11 +35,8 @@ from typing import IO, Any
 import orjson
 import pytest
 import urllib3
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from strom.testing.certs import self_signed
 from strom.testing.server import StromServer
 
 TSHARK = shutil.which("tshark")
@@ -172,29 +168,6 @@ def watch_events(streams: dict[int, list[bytes]]) -> list[dict[str, Any]]:
 # --- the control: a server without forward secrecy ---------------------------------------------
 
 
-def self_signed_rsa(directory: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no-forward-secrecy.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "control.crt", directory / "control.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pkcs8 = serialization.PrivateFormat.PKCS8
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 def _rsa_kx_context(side: ssl._SSLMethod) -> ssl.SSLContext:
     ctx = ssl.SSLContext(side)
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -295,7 +268,7 @@ def test_watch_is_readable_with_the_key_log_only(
     keylog = tmp_path / "tls-keys.log"
     server = strom_server_factory("--tls-keylog-file", str(keylog))
     apiserver_key = server.data_dir / "pki" / "apiserver.key"
-    control_cert, control_key = self_signed_rsa(tmp_path)
+    control_cert, control_key = self_signed(tmp_path, "no-forward-secrecy.test", rsa_key=True)
     cm_name = f"fs-lesson-{uuid.uuid4().hex[:8]}"
     marker = f"control-{uuid.uuid4().hex[:8]}"
     cap = tmp_path / "watch.pcapng"

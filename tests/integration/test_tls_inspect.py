@@ -6,7 +6,6 @@ cannot pass vacuously: the same probes must say "accepted" where the server does
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import socket
 import ssl
@@ -19,11 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from strom.testing.certs import self_signed
 from strom.testing.server import StromServer
 
 
@@ -166,36 +162,10 @@ def test_plain_http_port_is_one_line() -> None:
 # --- a weak server: proves the probes can tell "accepted" -----------------------------------
 
 
-def self_signed_rsa(directory: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "legacy.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "legacy.crt", directory / "legacy.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 def weak_server(tmp_path: Path) -> Iterator[int]:
     """TLS 1.0-1.2, static-RSA key exchange only; handshakes every connection, then closes."""
-    cert, key = self_signed_rsa(tmp_path)
+    cert, key = self_signed(tmp_path, "legacy.test", rsa_key=True, days=30)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
