@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 import orjson
 
@@ -25,7 +24,7 @@ from strom.errors import StatusError
 from strom.registry.apidocs import ApiDocs
 from strom.registry.types import TypeTable
 from strom.server.api import ResourceAPI
-from strom.server.http import Connection, Request, Response, Stream
+from strom.server.http import Request, Response, Stream
 from strom.server.metrics import Metrics, request_verb
 from strom.server.responses import (
     common_headers,
@@ -219,22 +218,9 @@ class App:
             self.metrics.requests.labels(*labels, str(code)).inc()
             self.metrics.duration.labels(*labels).observe(time.perf_counter() - started)
         if isinstance(result, Stream):
-            result.run = self._longrunning(result.run, labels)
+            gauge = self.metrics.longrunning.labels(*labels)
+            result.hooks.append((gauge.inc, gauge.dec))
         return result
-
-    def _longrunning(
-        self, run: Callable[[Connection], Awaitable[None]], labels: tuple[str, ...]
-    ) -> Callable[[Connection], Awaitable[None]]:
-        gauge = self.metrics.longrunning.labels(*labels)
-
-        async def tracked(conn: Connection) -> None:
-            gauge.inc()
-            try:
-                await run(conn)
-            finally:
-                gauge.dec()
-
-        return tracked
 
     # --- non-resource endpoints ----------------------------------------------------------
     def _health(self, request: Request) -> Response:

@@ -157,6 +157,19 @@ def _table_framer(
 class _Stream:
     """One watch: the Stream's `run`, with its timers and cleanup."""
 
+    __slots__ = (
+        "cache",
+        "config",
+        "custom_frame",
+        "encoder",
+        "initial",
+        "namespace",
+        "opts",
+        "rt",
+        "start_rev",
+        "state",
+    )
+
     def __init__(
         self,
         *,
