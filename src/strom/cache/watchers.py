@@ -225,8 +225,11 @@ class Watcher:
         sink.write_framed(data)
 
     def send_now(self, data: bytes) -> None:
-        """Write outside a fan-out (bookmarks, initial events)."""
-        if not self.sink.is_closed:
+        """Write outside a fan-out (bookmarks): after whatever is still queued, so a bookmark
+        never overtakes the events it vouches for."""
+        if self.batch:
+            self.flush()
+        if not self.sink.is_closed and not self.done.done():
             self.sink.write_chunk(data)
 
     def go_live(self) -> None:
