@@ -129,3 +129,16 @@ def test_paused_too_long_is_dropped() -> None:
         assert sink.is_closed and w.done.done() and sink.writes == []
 
     run(body())
+
+
+def test_nothing_is_written_after_the_watch_ended() -> None:
+    async def body() -> None:
+        sink = RecordingSink()
+        w = watcher(sink)
+        assert w.offer(event(4, "a", {}))
+        w.stop("timeout")  # the stream ends (and writes its final chunk) before the flush
+        w.flush()
+        w.send_now(b'{"type":"BOOKMARK"}\n')
+        assert sink.writes == []
+
+    run(body())

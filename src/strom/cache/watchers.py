@@ -206,6 +206,12 @@ class Watcher:
         """One write for everything gathered (already chunk-framed); close if the client lags."""
         if not self.batch:
             return
+        if self.done.done():
+            # The watch has ended (timeout, server stop): its stream may already have its
+            # final chunk, and the connection may carry the next response. The client resumes
+            # from the last revision it got, so nothing is lost by dropping this.
+            self.batch = []
+            return
         data = self.batch[0] if len(self.batch) == 1 else b"".join(self.batch)
         self.batch = []
         sink = self.sink
