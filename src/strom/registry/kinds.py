@@ -8,6 +8,7 @@ Short names, categories and verbs are kube-apiserver v1.36's (`kubectl api-resou
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,8 @@ class ResourceType:
     crd: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     # Several versions of one resource share storage; the stored apiVersion is this one.
     storage_version: str = ""
+    # Set where a resource lives in another's storage (events.k8s.io/v1 Event in core events).
+    storage_prefix: str = ""
 
     @property
     def api_version(self) -> str:
@@ -68,6 +71,8 @@ class ResourceType:
     @property
     def key_prefix(self) -> str:
         """Storage prefix, ending in '/': `/registry/pods/`, `/registry/apps/deployments/`."""
+        if self.storage_prefix:
+            return self.storage_prefix
         if self.group:
             return f"/registry/{self.group}/{self.plural}/"
         return f"/registry/{self.plural}/"
@@ -202,7 +207,11 @@ BUILTIN: tuple[ResourceType, ...] = (
     # discovery.k8s.io/v1
     _r("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
     # events.k8s.io/v1
-    _r("events.k8s.io/v1", "Event", "events", short=("ev",)),
+    # Stored as core/v1 Events, as kube-apiserver does (see registry/conversion.py).
+    dataclasses.replace(
+        _r("events.k8s.io/v1", "Event", "events", short=("ev",)),
+        storage_prefix="/registry/events/",
+    ),
     # networking.k8s.io/v1
     _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", namespaced=False),
     _r("networking.k8s.io/v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),

@@ -18,6 +18,7 @@ import orjson
 from strom.cache.state import Entry, StateCache
 from strom.errors import Cause, StatusError
 from strom.registry import defaults, validation
+from strom.registry.conversion import from_storage, storage_type, to_storage
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
 from strom.registry.patch import apply_patch
@@ -159,7 +160,8 @@ class Registry:
     ) -> WriteResult:
         self._check_type(rt, body)
         warnings = self._field_check(rt, body, opts)
-        obj = copy.deepcopy(body)
+        obj = to_storage(rt, copy.deepcopy(body))
+        rt = storage_type(rt)
         meta = obj.get("metadata")
         if meta is None:
             meta = obj["metadata"] = {}
@@ -246,6 +248,8 @@ class Registry:
                 " request"
             )
         warnings = self._field_check(rt, body, opts)
+        body = to_storage(rt, body)
+        rt = storage_type(rt)
         current = self.lookup(rt, namespace, name)
         if current is None:
             if self.strategy(rt).allow_create_on_update and not subresource:
@@ -370,7 +374,11 @@ class Registry:
             warnings = self._field_check(rt, patched, opts)
             try:
                 result = await self._write_update(
-                    rt, current, patched, opts, subresource=subresource
+                    storage_type(rt),
+                    current,
+                    to_storage(rt, patched),
+                    opts,
+                    subresource=subresource,
                 )
             except StatusError as exc:
                 # A conflict with a concurrent writer is retried, as GuaranteedUpdate does,
@@ -385,7 +393,7 @@ class Registry:
 
     def render_obj(self, rt: ResourceType, stored: dict[str, Any]) -> dict[str, Any]:
         """A deep copy with kind/apiVersion of the requested version, as clients see it."""
-        obj = orjson.loads(orjson.dumps(stored))
+        obj = from_storage(rt, orjson.loads(orjson.dumps(stored)))
         out = {"kind": rt.kind, "apiVersion": rt.api_version}
         out.update({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
         return out

@@ -19,6 +19,7 @@ import yaml
 
 from strom.auth.authn import UserInfo
 from strom.errors import StatusError
+from strom.registry.conversion import item_bytes, needs_conversion
 from strom.registry.kinds import ResourceType
 from strom.registry.listing import ListOptions, ListPage, list_objects
 from strom.registry.meta import now_rfc3339, type_prefix
@@ -174,7 +175,7 @@ class ResourceAPI:
     def object_bytes(self, rt: ResourceType, value: bytes) -> bytes:
         """Stored bytes as a client sees them: with kind and apiVersion of `rt`."""
         if rt.crd is None:
-            return type_prefix(rt.kind, rt.api_version) + value[1:]
+            return type_prefix(rt.kind, rt.api_version) + item_bytes(rt, value)[1:]
         if rt.storage_version and rt.storage_version != rt.version:
             obj = orjson.loads(value)
             obj["apiVersion"] = rt.api_version
@@ -233,6 +234,8 @@ class ResourceAPI:
         )
         if rt.crd is not None and rt.storage_version and rt.storage_version != rt.version:
             items = [self.object_bytes(rt, e.value) for e in page.items]
+        elif needs_conversion(rt):
+            items = [item_bytes(rt, e.value) for e in page.items]
         else:
             items = [e.value for e in page.items]
         body = head + b",".join(items) + b"]}"
