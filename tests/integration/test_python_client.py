@@ -55,6 +55,31 @@ def test_pod_and_deployment(k8s: client.ApiClient, ns: str) -> None:
     assert pod.status.phase == "Pending"
     assert pod.spec.restart_policy == "Always"
     assert pod.spec.service_account_name == "default"
+    # The ServiceAccount admission's token volume, as on a real cluster.
+    (volume,) = pod.spec.volumes
+    assert volume.name.startswith("kube-api-access-")
+    sources = volume.projected.sources
+    assert sources[0].service_account_token.path == "token"
+    assert sources[1].config_map.name == "kube-root-ca.crt"
+    assert sources[2].downward_api.items[0].field_ref.field_path == "metadata.namespace"
+    (mount,) = pod.spec.containers[0].volume_mounts
+    assert (mount.name, mount.mount_path, mount.read_only) == (
+        volume.name,
+        "/var/run/secrets/kubernetes.io/serviceaccount",
+        True,
+    )
+    no_token = v1.create_namespaced_pod(
+        ns,
+        {
+            "metadata": {"name": "p2"},
+            "spec": {
+                "automountServiceAccountToken": False,
+                "containers": [{"name": "c", "image": "busybox:1.36"}],
+            },
+        },
+    )
+    assert not no_token.spec.volumes and not no_token.spec.containers[0].volume_mounts
+    v1.delete_namespaced_pod("p2", ns)
     dep = apps.create_namespaced_deployment(
         ns,
         {

@@ -18,6 +18,7 @@ import orjson
 from strom.cache.state import Entry, StateCache
 from strom.errors import Cause, StatusError
 from strom.registry import defaults, validation
+from strom.registry.admission import add_service_account_volume
 from strom.registry.conversion import from_storage, storage_type, to_storage
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
@@ -214,12 +215,14 @@ class Registry:
 
             sa_type = next(t for t in BUILTIN if t.plural == "serviceaccounts")
             ns = meta.get("namespace", "")
-            if self.lookup(sa_type, ns, sa) is None:
+            account = self.lookup(sa_type, ns, sa)
+            if account is None:
                 raise StatusError.forbidden(
                     "pods",
                     meta.get("name", ""),
                     f'error looking up service account {ns}/{sa}: serviceaccount "{sa}" not found',
                 )
+            add_service_account_volume(obj, account.obj)
 
     # --- update --------------------------------------------------------------------------
     async def update(
