@@ -170,8 +170,13 @@ def tap(strom: StromServer, tmp_path: Path) -> Iterator[Tap]:
 @pytest.fixture
 def ns(strom: StromServer) -> str:
     name = f"tap-{uuid.uuid4().hex[:8]}"
-    reply = Api(strom).post("/api/v1/namespaces", {"metadata": {"name": name}})
+    api = Api(strom)
+    reply = api.post("/api/v1/namespaces", {"metadata": {"name": name}})
     assert reply.status == 201, reply.body
+    wait_for(  # pods need the namespace's default ServiceAccount
+        lambda: api.get(f"/api/v1/namespaces/{name}/serviceaccounts/default").status == 200,
+        what="the default ServiceAccount",
+    )
     return name
 
 
@@ -214,14 +219,14 @@ def test_kubectl_watch_through_tap_live_saved_and_replayed(
     tap: Tap, strom: StromServer, ns: str, tmp_path: Path
 ) -> None:
     api = Api(strom)
-    base = f"/api/v1/namespaces/{ns}/configmaps"
+    base = f"/api/v1/namespaces/{ns}/pods"
     env = {**os.environ, "KUBECONFIG": str(tap.kubeconfig), "KUBECACHEDIR": str(tmp_path / "kc")}
     template = '{.type} {.object.metadata.name} {.object.metadata.resourceVersion}{"\\n"}'
     kubectl = subprocess.Popen(
         [
             kubectl_path(),
             "get",
-            "configmaps",
+            "pods",
             "-n",
             ns,
             "--watch",
@@ -238,8 +243,7 @@ def test_kubectl_watch_through_tap_live_saved_and_replayed(
     )
     try:
         seen = Lines(kubectl.stdout)
-        # The namespace's kube-root-ca.crt may arrive from the initial list; skip it.
-        response = _watch_started(tap, f"/namespaces/{ns}/configmaps")
+        response = _watch_started(tap, f"/namespaces/{ns}/pods")
         assert response["status"] == 200 and response["watch"] is True
 
         def next_line(what: str) -> list[str]:
@@ -249,7 +253,11 @@ def test_kubectl_watch_through_tap_live_saved_and_replayed(
                     return line
 
         # Each change is seen by kubectl before the next is made: the tap does not buffer.
-        created = api.post(base, {"metadata": {"name": "c1"}, "data": {"k": "v"}}).json
+        pod = {
+            "metadata": {"name": "c1"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        }
+        created = api.post(base, pod).json
         assert next_line("ADDED via the tap") == [
             "ADDED",
             "c1",
@@ -265,15 +273,14 @@ def test_kubectl_watch_through_tap_live_saved_and_replayed(
         line = next_line("DELETED via the tap")
         assert line[:2] == ["DELETED", "c1"]
         kubectl_events = [(*line[:2], line[2]) for line in (s.split() for s in seen.all)]
-        kubectl_events = [e for e in kubectl_events if e[1] != "kube-root-ca.crt"]
         assert len(kubectl_events) == 3
 
         # The tap showed the same events, decrypted, in the same order, as they passed.
         wait_for(
-            lambda: len(_watch_events(tap.records, f"/namespaces/{ns}/configmaps")) >= 3,
+            lambda: len(_watch_events(tap.records, f"/namespaces/{ns}/pods")) >= 3,
             what="three events in the tap's output",
         )
-        assert _watch_events(tap.records, f"/namespaces/{ns}/configmaps") == kubectl_events
+        assert _watch_events(tap.records, f"/namespaces/{ns}/pods") == kubectl_events
         events = [r for r in tap.records if r["type"] == "event" and r.get("name") == "c1"]
         assert {r["namespace"] for r in events} == {ns}
         request = next(r for r in tap.records if r["type"] == "request" and "watch=" in r["path"])
