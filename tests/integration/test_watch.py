@@ -416,3 +416,45 @@ def test_metrics_count_watchers_events_and_requests(
     assert "apiserver_request_duration_seconds_bucket{" in after
     assert "apiserver_watch_events_sizes_bucket{" in after
     assert 'watch_cache_capacity{group="",resource="configmaps"}' in after
+
+
+def test_kubectl_get_pods_watch_table_output(api: Api, ns: str, server: StromServer) -> None:
+    """`kubectl get pods -w` asks for Table-row events: columns once, then one row per event."""
+    import os
+    import subprocess
+
+    from .conftest import kubectl_path
+
+    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig)}
+    proc = subprocess.Popen(
+        [kubectl_path(), "get", "pods", "-n", ns, "-w", "--request-timeout=20s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        pod = {
+            "metadata": {"name": "watched"},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+        }
+        deadline = time.monotonic() + 15
+        created = False
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            if not created:
+                created = api.post(f"/api/v1/namespaces/{ns}/pods", pod).status == 201
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("watched") and "Pending" in line:
+                break
+        assert any(
+            line.split()[:5] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] for line in lines
+        ), lines
+        assert any(line.startswith("watched") and "Pending" in line for line in lines), lines
+    finally:
+        proc.kill()
+        proc.wait(10)
