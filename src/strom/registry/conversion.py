@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from strom.registry.defaults._order import ORDER
 from strom.registry.kinds import BUILTIN, ResourceType
 
 __all__ = ["from_storage", "item_bytes", "needs_conversion", "storage_type", "to_storage"]
@@ -29,24 +30,8 @@ _EVENTS_V1_TO_CORE = {
     "reportingController": "reportingComponent",
 }
 _CORE_TO_EVENTS_V1 = {core: v1 for v1, core in _EVENTS_V1_TO_CORE.items()}
-# Field order of events.k8s.io/v1 Event (Go struct order), for output as kube writes it.
-_EVENTS_V1_ORDER = (
-    "metadata",
-    "eventTime",
-    "series",
-    "reportingController",
-    "reportingInstance",
-    "action",
-    "reason",
-    "regarding",
-    "related",
-    "note",
-    "type",
-    "deprecatedSource",
-    "deprecatedFirstTimestamp",
-    "deprecatedLastTimestamp",
-    "deprecatedCount",
-)
+# Field order of events.k8s.io/v1 Event (Go struct order, kept with the defaults' tables).
+_EVENTS_V1_ORDER = tuple(k for k in ORDER["events.Event"] if k not in ("kind", "apiVersion"))
 
 
 def needs_conversion(rt: ResourceType) -> bool:

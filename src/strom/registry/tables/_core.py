@@ -13,10 +13,13 @@ from typing import Any
 
 from strom.registry.tables._format import (
     age,
+    age_of,
     as_dict,
     as_list,
     format_labels,
     join_containers,
+    meta_of,
+    name_of,
     parse_time,
 )
 
@@ -28,23 +31,11 @@ _LB_WIDTH = 16  # loadBalancerWidth: non-wide load-balancer text is clipped to t
 _ROLE_PREFIX = "node-role.kubernetes.io/"
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return as_dict(obj.get("metadata"))
-
-
-def _name(obj: Mapping[str, Any]) -> Any:
-    return _meta(obj).get("name", "")
-
-
-def _age(obj: Mapping[str, Any], now: datetime) -> str:
-    return age(_meta(obj).get("creationTimestamp"), now)
-
-
 def _simple(*cells: Callable[[Mapping[str, Any]], Any]) -> Printer:
     """A printer of Name, the given cells, then Age: the shape most kinds share."""
 
     def printer(obj: Mapping[str, Any], now: datetime) -> list[Any]:
-        return [_name(obj), *(cell(obj) for cell in cells), _age(obj, now)]
+        return [name_of(obj), *(cell(obj) for cell in cells), age_of(obj, now)]
 
     return printer
 
@@ -101,12 +92,12 @@ def _service(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         else:
             ports.append(f"{port.get('port', 0)}/{protocol}")
     return [
-        _name(obj),
+        name_of(obj),
         spec.get("type", ""),
         cluster_ips[0] if cluster_ips else "<none>",
         _service_external_ip(spec, status),
         ",".join(ports) or "<none>",
-        _age(obj, now),
+        age_of(obj, now),
         format_labels(spec.get("selector")),
     ]
 
@@ -154,10 +145,10 @@ def _node(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         states.append("SchedulingDisabled")
     info = as_dict(status.get("nodeInfo"))
     return [
-        _name(obj),
+        name_of(obj),
         ",".join(states),
-        ",".join(_node_roles(_meta(obj))) or "<none>",
-        _age(obj, now),
+        ",".join(_node_roles(meta_of(obj))) or "<none>",
+        age_of(obj, now),
         info.get("kubeletVersion", ""),
         _node_address(status, "InternalIP"),
         _node_address(status, "ExternalIP"),
@@ -216,7 +207,7 @@ def _event(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         str(event.get("message", "")).strip(),
         first,
         count,
-        _name(obj),
+        name_of(obj),
     ]
 
 
@@ -257,14 +248,14 @@ def _resource_quota(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         text = f"{resource}: {used.get(resource, '0')}/{hard[resource]}"
         pieces = resource.split(".")
         (limits if len(pieces) > 1 and pieces[0] == "limits" else requests).append(text)
-    return [_name(obj), ", ".join(requests), ", ".join(limits), _age(obj, now)]
+    return [name_of(obj), ", ".join(requests), ", ".join(limits), age_of(obj, now)]
 
 
 def _pod_template(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     template = as_dict(obj.get("template"))
     names, images = join_containers(as_dict(template.get("spec")).get("containers"))
     return [
-        _name(obj),
+        name_of(obj),
         names,
         images,
         format_labels(as_dict(template.get("metadata")).get("labels")),
@@ -276,11 +267,11 @@ def _replication_controller(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     template_spec = as_dict(as_dict(spec.get("template")).get("spec"))
     names, images = join_containers(template_spec.get("containers"))
     return [
-        _name(obj),
+        name_of(obj),
         spec.get("replicas", 1),
         status.get("replicas", 0),
         status.get("readyReplicas", 0),
-        _age(obj, now),
+        age_of(obj, now),
         names,
         images,
         format_labels(spec.get("selector")),
@@ -303,7 +294,7 @@ _CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 
 
 def _volume_class(obj: Mapping[str, Any]) -> str:
-    annotations = as_dict(_meta(obj).get("annotations"))
+    annotations = as_dict(meta_of(obj).get("annotations"))
     if _CLASS_ANNOTATION in annotations:
         return str(annotations[_CLASS_ANNOTATION])
     return str(as_dict(obj.get("spec")).get("storageClassName") or "")
@@ -316,10 +307,10 @@ def _persistent_volume(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     if claim is not None:
         claim_text = f"{as_dict(claim).get('namespace', '')}/{as_dict(claim).get('name', '')}"
     phase = status.get("phase", "")
-    if _meta(obj).get("deletionTimestamp") is not None:
+    if meta_of(obj).get("deletionTimestamp") is not None:
         phase = "Terminating"
     return [
-        _name(obj),
+        name_of(obj),
         str(as_dict(spec.get("capacity")).get("storage", "0")),
         _access_modes(spec.get("accessModes")),
         spec.get("persistentVolumeReclaimPolicy", ""),
@@ -328,7 +319,7 @@ def _persistent_volume(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         _volume_class(obj),
         spec.get("volumeAttributesClassName") or "<unset>",
         status.get("reason", ""),
-        _age(obj, now),
+        age_of(obj, now),
         spec.get("volumeMode") or "<unset>",
     ]
 
@@ -336,21 +327,21 @@ def _persistent_volume(obj: Mapping[str, Any], now: datetime) -> list[Any]:
 def _persistent_volume_claim(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     spec, status = as_dict(obj.get("spec")), as_dict(obj.get("status"))
     phase = status.get("phase", "")
-    if _meta(obj).get("deletionTimestamp") is not None:
+    if meta_of(obj).get("deletionTimestamp") is not None:
         phase = "Terminating"
     capacity = access_modes = ""
     if spec.get("volumeName"):
         access_modes = _access_modes(status.get("accessModes"))
         capacity = str(as_dict(status.get("capacity")).get("storage", "0"))
     return [
-        _name(obj),
+        name_of(obj),
         phase,
         spec.get("volumeName", ""),
         capacity,
         access_modes,
         _volume_class(obj),
         spec.get("volumeAttributesClassName") or "<unset>",
-        _age(obj, now),
+        age_of(obj, now),
         spec.get("volumeMode") or "<unset>",
     ]
 

@@ -98,6 +98,20 @@ def age(value: Any, now: datetime) -> str:
     return since(then, now)
 
 
+def meta_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An object's metadata (empty when missing or malformed)."""
+    return as_dict(obj.get("metadata"))
+
+
+def name_of(obj: Mapping[str, Any]) -> Any:
+    return meta_of(obj).get("name", "")
+
+
+def age_of(obj: Mapping[str, Any], now: datetime) -> str:
+    """The AGE cell: time since creationTimestamp."""
+    return age(meta_of(obj).get("creationTimestamp"), now)
+
+
 def since(then: datetime, now: datetime) -> str:
     """The human duration from `then` to `now` (negative spans read "0s" or "<invalid>")."""
     if now.tzinfo is None:

@@ -12,29 +12,20 @@ from typing import Any
 from strom.registry.tables._core import Printer
 from strom.registry.tables._format import (
     age,
+    age_of,
     as_dict,
     as_list,
     format_labels,
     format_selector,
     join_containers,
+    meta_of,
+    name_of,
     parse_time,
     selector_string,
     since,
 )
 
 __all__ = ["GROUP_PRINTERS"]
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return as_dict(obj.get("metadata"))
-
-
-def _name(obj: Mapping[str, Any]) -> Any:
-    return _meta(obj).get("name", "")
-
-
-def _age(obj: Mapping[str, Any], now: datetime) -> str:
-    return age(_meta(obj).get("creationTimestamp"), now)
 
 
 def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -53,11 +44,11 @@ def _replica_set(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     spec, status = _spec(obj), _status(obj)
     names, images = _template_containers(spec)
     return [
-        _name(obj),
+        name_of(obj),
         spec.get("replicas", 1),
         status.get("replicas", 0),
         status.get("readyReplicas", 0),
-        _age(obj, now),
+        age_of(obj, now),
         names,
         images,
         format_selector(spec.get("selector")),
@@ -69,14 +60,14 @@ def _daemon_set(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     names, images = _template_containers(spec)
     template_spec = as_dict(as_dict(spec.get("template")).get("spec"))
     return [
-        _name(obj),
+        name_of(obj),
         status.get("desiredNumberScheduled", 0),
         status.get("currentNumberScheduled", 0),
         status.get("numberReady", 0),
         status.get("updatedNumberScheduled", 0),
         status.get("numberAvailable", 0),
         format_labels(template_spec.get("nodeSelector")),
-        _age(obj, now),
+        age_of(obj, now),
         names,
         images,
         format_selector(spec.get("selector")),
@@ -88,11 +79,11 @@ def _deployment(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     names, images = _template_containers(spec)
     selector = selector_string(spec.get("selector"))
     return [
-        _name(obj),
+        name_of(obj),
         f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
         status.get("updatedReplicas", 0),
         status.get("availableReplicas", 0),
-        _age(obj, now),
+        age_of(obj, now),
         names,
         images,
         "<invalid>" if selector is None else selector,
@@ -103,12 +94,12 @@ def _stateful_set(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     spec, status = _spec(obj), _status(obj)
     names, images = _template_containers(spec)
     ready = f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"
-    return [_name(obj), ready, _age(obj, now), names, images]
+    return [name_of(obj), ready, age_of(obj, now), names, images]
 
 
 def _controller_revision(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     controller = "<none>"
-    for ref in map(as_dict, as_list(_meta(obj).get("ownerReferences"))):
+    for ref in map(as_dict, as_list(meta_of(obj).get("ownerReferences"))):
         if ref.get("controller") is True:
             group = str(ref.get("apiVersion", "")).rpartition("/")[0]
             kind = str(ref.get("kind", ""))
@@ -117,7 +108,7 @@ def _controller_revision(obj: Mapping[str, Any], now: datetime) -> list[Any]:
             if not kind and not group:
                 controller = str(ref.get("name", ""))
             break
-    return [_name(obj), controller, obj.get("revision", 0), _age(obj, now)]
+    return [name_of(obj), controller, obj.get("revision", 0), age_of(obj, now)]
 
 
 def _job_condition(status: Mapping[str, Any], kind: str) -> bool:
@@ -133,7 +124,7 @@ def _job_status(obj: Mapping[str, Any]) -> str:
         return "Complete"
     if _job_condition(status, "Failed"):
         return "Failed"
-    if _meta(obj).get("deletionTimestamp") is not None:
+    if meta_of(obj).get("deletionTimestamp") is not None:
         return "Terminating"
     if _job_condition(status, "Suspended"):
         return "Suspended"
@@ -158,11 +149,11 @@ def _job(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         duration = since(started, finished if finished is not None else now)
     names, images = _template_containers(spec)
     return [
-        _name(obj),
+        name_of(obj),
         _job_status(obj),
         completions,
         duration,
-        _age(obj, now),
+        age_of(obj, now),
         names,
         images,
         format_selector(spec.get("selector")),
@@ -184,13 +175,13 @@ def _cron_job(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     if status.get("lastScheduleTime") is not None:
         last = age(status.get("lastScheduleTime"), now)
     return [
-        _name(obj),
+        name_of(obj),
         spec.get("schedule", ""),
         spec.get("timeZone") if spec.get("timeZone") is not None else "<none>",
         _bool_or_unset(spec.get("suspend")),
         len(as_list(status.get("active"))),
         last,
-        _age(obj, now),
+        age_of(obj, now),
         names,
         images,
         format_selector(job_spec.get("selector")),
@@ -202,13 +193,13 @@ def _hpa(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     target = as_dict(spec.get("scaleTargetRef"))
     min_pods = spec.get("minReplicas")
     return [
-        _name(obj),
+        name_of(obj),
         f"{target.get('kind', '')}/{target.get('name', '')}",
         _hpa_metrics(as_list(spec.get("metrics")), as_list(status.get("currentMetrics"))),
         "<unset>" if min_pods is None else str(min_pods),
         spec.get("maxReplicas", 0),
         status.get("currentReplicas", 0),
-        _age(obj, now),
+        age_of(obj, now),
     ]
 
 
@@ -264,11 +255,11 @@ def _pdb(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     min_available = spec.get("minAvailable")
     max_unavailable = spec.get("maxUnavailable")
     return [
-        _name(obj),
+        name_of(obj),
         "N/A" if min_available is None else str(min_available),
         "N/A" if max_unavailable is None else str(max_unavailable),
         _status(obj).get("disruptionsAllowed", 0),
-        _age(obj, now),
+        age_of(obj, now),
     ]
 
 
@@ -283,12 +274,12 @@ def _ingress(obj: Mapping[str, Any], now: datetime) -> list[Any]:
             addresses.add(str(entry["hostname"]))
     class_name = spec.get("ingressClassName")
     return [
-        _name(obj),
+        name_of(obj),
         "<none>" if class_name is None else class_name,
         hosts_text,
         ",".join(sorted(addresses)),  # rendered wide, so never clipped
         "80, 443" if as_list(spec.get("tls")) else "80",
-        _age(obj, now),
+        age_of(obj, now),
     ]
 
 
@@ -314,12 +305,16 @@ def _ingress_class(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         if params.get("apiGroup") is not None:
             parameters += "." + str(params["apiGroup"])
         parameters += "/" + str(params.get("name", ""))
-    return [_name(obj), spec.get("controller", ""), parameters, _age(obj, now)]
+    return [name_of(obj), spec.get("controller", ""), parameters, age_of(obj, now)]
 
 
 def _network_policy(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     selector = _spec(obj).get("podSelector")
-    return [_name(obj), format_selector(selector if selector is not None else {}), _age(obj, now)]
+    return [
+        name_of(obj),
+        format_selector(selector if selector is not None else {}),
+        age_of(obj, now),
+    ]
 
 
 def _binding(obj: Mapping[str, Any], now: datetime) -> list[Any]:
@@ -336,9 +331,9 @@ def _binding(obj: Mapping[str, Any], now: datetime) -> list[Any]:
             case "Group":
                 groups.append(str(subject.get("name", "")))
     return [
-        _name(obj),
+        name_of(obj),
         f"{ref.get('kind', '')}/{ref.get('name', '')}",
-        _age(obj, now),
+        age_of(obj, now),
         ", ".join(users),
         ", ".join(groups),
         ", ".join(accounts),
@@ -346,21 +341,21 @@ def _binding(obj: Mapping[str, Any], now: datetime) -> list[Any]:
 
 
 def _lease(obj: Mapping[str, Any], now: datetime) -> list[Any]:
-    return [_name(obj), _spec(obj).get("holderIdentity") or "", _age(obj, now)]
+    return [name_of(obj), _spec(obj).get("holderIdentity") or "", age_of(obj, now)]
 
 
 def _priority_class(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     return [
-        _name(obj),
+        name_of(obj),
         obj.get("value", 0),
         obj.get("globalDefault", False) is True,
-        _age(obj, now),
+        age_of(obj, now),
         obj.get("preemptionPolicy") or "",
     ]
 
 
 def _runtime_class(obj: Mapping[str, Any], now: datetime) -> list[Any]:
-    return [_name(obj), obj.get("handler", ""), _age(obj, now)]
+    return [name_of(obj), obj.get("handler", ""), age_of(obj, now)]
 
 
 def _more(shown: list[str], count: int, limit: int = 3) -> str:
@@ -383,16 +378,16 @@ def _endpoint_slice(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         for address in as_list(endpoint.get("addresses"))
     ]
     return [
-        _name(obj),
+        name_of(obj),
         obj.get("addressType", ""),
         _more(ports, len(ports)),
         _more(addresses, len(addresses)),
-        _age(obj, now),
+        age_of(obj, now),
     ]
 
 
 def _is_default_class(obj: Mapping[str, Any]) -> bool:
-    annotations = as_dict(_meta(obj).get("annotations"))
+    annotations = as_dict(meta_of(obj).get("annotations"))
     return any(
         annotations.get(f"storageclass.{beta}kubernetes.io/is-default-class") == "true"
         for beta in ("", "beta.")
@@ -400,31 +395,31 @@ def _is_default_class(obj: Mapping[str, Any]) -> bool:
 
 
 def _storage_class(obj: Mapping[str, Any], now: datetime) -> list[Any]:
-    name = str(_name(obj)) + (" (default)" if _is_default_class(obj) else "")
+    name = str(name_of(obj)) + (" (default)" if _is_default_class(obj) else "")
     return [
         name,
         obj.get("provisioner", ""),
         obj.get("reclaimPolicy") or "Delete",
         obj.get("volumeBindingMode") or "Immediate",
         obj.get("allowVolumeExpansion") is True,
-        _age(obj, now),
+        age_of(obj, now),
     ]
 
 
 def _volume_attachment(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     spec = _spec(obj)
     return [
-        _name(obj),
+        name_of(obj),
         spec.get("attacher", ""),
         as_dict(spec.get("source")).get("persistentVolumeName") or "",
         spec.get("nodeName", ""),
         _status(obj).get("attached", False) is True,
-        _age(obj, now),
+        age_of(obj, now),
     ]
 
 
 def _csi_node(obj: Mapping[str, Any], now: datetime) -> list[Any]:
-    return [_name(obj), len(as_list(_spec(obj).get("drivers"))), _age(obj, now)]
+    return [name_of(obj), len(as_list(_spec(obj).get("drivers"))), age_of(obj, now)]
 
 
 def _csi_driver(obj: Mapping[str, Any], now: datetime) -> list[Any]:
@@ -435,14 +430,14 @@ def _csi_driver(obj: Mapping[str, Any], now: datetime) -> list[Any]:
         token_text = ",".join(str(as_dict(t).get("audience", "")) for t in as_list(tokens))
     modes = ",".join(str(m) for m in as_list(spec.get("volumeLifecycleModes")))
     return [
-        _name(obj),
+        name_of(obj),
         spec.get("attachRequired") is not False,  # defaults to true
         spec.get("podInfoOnMount") is True,
         spec.get("storageCapacity") is True,
         token_text,
         spec.get("requiresRepublish") is True,
         modes or "<none>",
-        _age(obj, now),
+        age_of(obj, now),
     ]
 
 
