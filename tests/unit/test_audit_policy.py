@@ -18,8 +18,8 @@ from strom.audit.policy import (
     load_policy,
     parse_policy,
 )
-from strom.audit.reqinfo import request_info
 from strom.auth.authn import UserInfo
+from strom.requestinfo import request_info
 from strom.server.http import Request, Response
 
 HEADER = "apiVersion: audit.k8s.io/v1\nkind: Policy\n"

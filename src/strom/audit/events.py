@@ -33,9 +33,9 @@ from strom.audit.policy import (
     RequestAuditConfig,
     level_at_least,
 )
-from strom.audit.reqinfo import RequestInfo, request_info
 from strom.auth.authn import UserInfo
 from strom.errors import StatusError
+from strom.requestinfo import RequestInfo, request_info
 from strom.server.http import Connection, Request, Response, Stream
 from strom.server.protobuf import decode_k8s_protobuf
 
