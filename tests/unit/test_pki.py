@@ -243,10 +243,13 @@ def test_expiring_leaf_is_renewed(pki: PKIPaths, monkeypatch: pytest.MonkeyPatch
     }
 
 
-def test_loose_key_mode_is_tightened(pki: PKIPaths) -> None:
-    os.chmod(pki.server_key, 0o644)
-    ensure_pki(cert_dir=pki.ca_crt.parent, sans=[])
-    assert mode_of(pki.server_key) == 0o600
+@pytest.mark.parametrize("which", ["server_key", "ca_key", "admin_key"])
+def test_loose_key_mode_is_refused(pki: PKIPaths, which: str) -> None:
+    key = getattr(pki, which)
+    os.chmod(key, 0o640)
+    with pytest.raises(PKIError, match=r"readable by group or others \(mode 0640\)"):
+        ensure_pki(cert_dir=pki.ca_crt.parent, sans=[])
+    assert mode_of(key) == 0o640  # not silently "fixed"
 
 
 def test_issue_client_cert(pki: PKIPaths, tmp_path: Path) -> None:

@@ -81,6 +81,7 @@ class RequestAudit:
         "_annotations",
         "_done",
         "_failed_authn",
+        "_impersonated",
         "_info",
         "_levels",
         "_object_ref",
@@ -116,6 +117,7 @@ class RequestAudit:
         self._done = False
         self._info: RequestInfo | None = None
         self._user: dict[str, Any] = {}
+        self._impersonated: dict[str, Any] | None = None
         self._object_ref: dict[str, str] | None = None
         self._annotations: dict[str, str] | None = None
         self._response_status: dict[str, Any] | None = None
@@ -156,11 +158,17 @@ class RequestAudit:
         if self.enabled and info.resource_request:
             self._object_ref = _object_ref(info)
 
-    def authorized(self) -> None:
-        """The authorizer allowed the request (strom allows every authenticated user, with no
-        reason, like kube's AlwaysAllow)."""
+    def impersonating(self, user: UserInfo) -> None:
+        """The request acts as `user` (kube's impersonation filter sets impersonatedUser after
+        RequestReceived went out, so only the later stages carry it)."""
         if self.enabled:
-            self._annotations = {DECISION: "allow", REASON: ""}
+            self._impersonated = _user_info(user)
+
+    def authorized(self, decision: str = "allow", reason: str = "") -> None:
+        """The authorizer's verdict, as kube's authorization filter annotates it: decision
+        "allow" or "forbid" and the authorizer's reason."""
+        if self.enabled:
+            self._annotations = {DECISION: decision, REASON: reason}
 
     # --- completion ------------------------------------------------------------------------
     def finish(self, response: Response | Stream) -> Response | Stream:
@@ -298,6 +306,8 @@ class RequestAudit:
             "verb": self._info.verb if self._info is not None else "",
             "user": self._user,
         }
+        if self._impersonated is not None:
+            event["impersonatedUser"] = self._impersonated
         ips = _source_ips(request)
         if ips:
             event["sourceIPs"] = ips

@@ -11,7 +11,8 @@ This mirrors kube-apiserver's authenticator chain for the two mechanisms strom s
 * every authenticated user gets `system:authenticated` appended (AuthenticatedGroupAdder),
   unless it is `system:anonymous` or already carries system:(un)authenticated.
 
-Not implemented: service-account/OIDC/webhook tokens, the websocket-protocol token carrier and
+ServiceAccount JWTs join as a further bearer authenticator (`strom.auth.sa_tokens`).
+Not implemented: OIDC/webhook tokens, the websocket-protocol token carrier and
 front-proxy (request header) authentication.
 """
 
@@ -21,10 +22,10 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from strom.pki.certs import atomic_write
 
@@ -34,7 +35,9 @@ __all__ = [
     "ANONYMOUS",
     "AuthConfigError",
     "Authenticator",
+    "BearerAuthenticator",
     "TokenFile",
+    "TokenRejected",
     "UserInfo",
     "bearer_token",
     "ensure_admin_token",
@@ -50,6 +53,18 @@ TOKEN_FILE_MODE = 0o600
 
 _BARE_QUOTE = 'bare " in non-quoted-field'  # Go encoding/csv ErrBareQuote
 _BAD_QUOTE = 'extraneous or missing " in quoted-field'  # Go encoding/csv ErrQuote
+
+
+class TokenRejected(Exception):
+    """A bearer authenticator recognised the token as its kind and found it bad (expired,
+    wrong audience, revoked); the message says why (shown in TokenReview's status.error)."""
+
+
+class BearerAuthenticator(Protocol):
+    def authenticate_token(self, token: str) -> UserInfo | None:
+        """The token's user; None when the token is not of this kind; TokenRejected when it
+        is and is bad."""
+        ...
 
 
 class AuthConfigError(Exception):
@@ -264,7 +279,7 @@ class Authenticator:
     wrong is still rejected (None), never downgraded to anonymous.
     """
 
-    __slots__ = ("_anonymous", "_client_ca_configured", "_token_file")
+    __slots__ = ("_anonymous", "_bearers", "_client_ca_configured", "_token_file")
 
     def __init__(
         self,
@@ -272,10 +287,39 @@ class Authenticator:
         token_file: TokenFile | None,
         client_ca_configured: bool,
         anonymous: bool = False,
+        bearers: Sequence[BearerAuthenticator] = (),
     ) -> None:
         self._token_file = token_file
         self._client_ca_configured = client_ca_configured
         self._anonymous = anonymous
+        self._bearers = tuple(bearers)
+
+    def token_file_user(self, token: str) -> UserInfo | None:
+        if self._token_file is None:
+            return None
+        user = self._token_file.authenticate(token)
+        return None if user is None else _with_authenticated_group(user)
+
+    def authenticate_token(self, token: str) -> tuple[UserInfo | None, str]:
+        """kube's union of bearer-token authenticators: token file, then the others (e.g.
+        ServiceAccount JWTs) in order; the first user wins. On failure, the errors of those
+        that recognised the token, joined as Go's aggregate error prints them."""
+        if self._token_file is not None:
+            user = self._token_file.authenticate(token)
+            if user is not None:
+                return _with_authenticated_group(user), ""
+        errors: list[str] = []
+        for bearer in self._bearers:
+            try:
+                user = bearer.authenticate_token(token)
+            except TokenRejected as exc:
+                errors.append(str(exc))
+                continue
+            if user is not None:
+                return _with_authenticated_group(user), ""
+        if not errors:
+            return None, ""
+        return None, errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
 
     def authenticate(
         self, *, authorization: str | None, peer_cert: Mapping[str, object] | None
@@ -288,10 +332,10 @@ class Authenticator:
         # 1. x509: kube only installs it when a client CA is configured.
         user = _user_from_cert(peer_cert) if self._client_ca_configured else None
         # 2. bearer token: only consulted when the cert did not authenticate.
-        if user is None and self._token_file is not None:
+        if user is None and (self._token_file is not None or self._bearers):
             token = bearer_token(authorization)
             if token is not None:
-                user = self._token_file.authenticate(token)
+                user, _ = self.authenticate_token(token)
                 if user is None:
                     return None  # invalid bearer token: an error in kube, hence 401
         if user is None:

@@ -3,7 +3,8 @@
 As in k8s.io/apiserver's `authorizer` package, a decision is a value, not an exception: an
 authorizer answers ALLOW, DENY or NO_OPINION with a reason, and the union asks each in turn
 until one allows or denies. Nobody allowing means the request is refused; the reasons of
-those asked travel into the 403 message, which is built here and only here.
+those asked (joined by newlines, as kube's union does) travel into the 403 message, which
+is built here and only here.
 
 Authorizers are synchronous on purpose: RBAC is evaluated from objects already in RAM (the
 watch cache), so a decision never waits on the store or the network.
@@ -84,7 +85,7 @@ class PrivilegedGroups:
 
 
 class Union:
-    """kube's union authorizer: the first ALLOW or DENY wins; reasons are joined by ", "."""
+    """kube's union authorizer: the first ALLOW or DENY wins; reasons are joined by "\\n"."""
 
     def __init__(self, authorizers: Sequence[Authorizer]) -> None:
         self._authorizers = tuple(authorizers)
@@ -97,7 +98,7 @@ class Union:
                 return decision, reason
             if reason:
                 reasons.append(reason)
-        return Decision.NO_OPINION, ", ".join(reasons)
+        return Decision.NO_OPINION, "\n".join(reasons)
 
 
 # Go's responsewriters sanitizer: the message may be shown in a browser.

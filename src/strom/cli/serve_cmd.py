@@ -60,6 +60,45 @@ def register(sub: Any) -> None:
         default=False,
         help="treat requests without credentials as system:anonymous (default: 401)",
     )
+    serve.add_argument(
+        "--authorization-mode",
+        choices=("RBAC", "AlwaysAllow"),
+        default="RBAC",
+        help="RBAC: enforce Roles and bindings (default); AlwaysAllow: any authenticated user"
+        " may do anything",
+    )
+    serve.add_argument(
+        "--service-account-signing-key-file",
+        type=Path,
+        help="private key that signs ServiceAccount tokens (default: CERT_DIR/sa.key, created"
+        " when absent)",
+    )
+    serve.add_argument(
+        "--service-account-key-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="public keys (PEM) that verify ServiceAccount tokens; repeatable (default: the"
+        " signing key's)",
+    )
+    serve.add_argument(
+        "--service-account-issuer",
+        action="append",
+        default=[],
+        help="the tokens' iss; the first issues, all are accepted (default"
+        " https://kubernetes.default.svc.cluster.local)",
+    )
+    serve.add_argument(
+        "--api-audiences",
+        default="",
+        help="comma-separated audiences a token must name (default: the issuer)",
+    )
+    serve.add_argument(
+        "--service-account-max-token-expiration",
+        type=_duration,
+        default=0.0,
+        help="cap on a TokenRequest's expirationSeconds, e.g. 24h (default: none)",
+    )
     serve.add_argument("--max-requests-inflight", type=int, default=400)
     serve.add_argument(
         "--compaction-interval",
@@ -159,6 +198,12 @@ def run(args: argparse.Namespace) -> int:
         client_ca_file=args.client_ca_file,
         tls_keylog_file=args.tls_keylog_file,
         anonymous_auth=args.anonymous_auth,
+        authorization_mode=args.authorization_mode,
+        service_account_signing_key_file=args.service_account_signing_key_file,
+        service_account_key_files=tuple(args.service_account_key_file),
+        service_account_issuer=tuple(args.service_account_issuer),
+        api_audiences=tuple(a for a in args.api_audiences.split(",") if a),
+        service_account_max_token_expiration=args.service_account_max_token_expiration,
         max_requests_inflight=args.max_requests_inflight,
         compaction_interval=args.compaction_interval,
         compaction_keep=args.compaction_retain,

@@ -39,6 +39,7 @@ __all__ = [
     "PKIError",
     "PKIPaths",
     "atomic_write",
+    "check_key_mode",
     "ensure_pki",
     "issue_client_cert",
 ]
@@ -194,7 +195,7 @@ def _ensure_ca(paths: PKIPaths) -> _Issuer:
         issuer = _Issuer(cert=_load_cert(paths.ca_crt), key=_load_private_key(paths.ca_key))
         if not _same_public_key(issuer.cert, issuer.key):
             raise PKIError(f"pki: {paths.ca_key} does not match the certificate {paths.ca_crt}")
-        _tighten_key_mode(paths.ca_key)
+        check_key_mode(paths.ca_key)
         return issuer
     # No CA cert: any ca.key left is an orphan of an interrupted first start; replace it.
     return _create_ca(paths)
@@ -240,7 +241,7 @@ def _leaf_reusable(
         return False
     if not _has_sans(cert, wanted_sans):
         return False
-    _tighten_key_mode(key_path)
+    check_key_mode(key_path)
     return True
 
 
@@ -422,11 +423,19 @@ def _issued_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
     return True
 
 
-def _tighten_key_mode(path: Path) -> None:
-    """Keys copied in by hand may be group/world readable; fix that rather than refuse."""
-    mode = path.stat().st_mode & 0o777
+def check_key_mode(path: Path) -> None:
+    """Refuse a private key that group or others may read: whoever could read it could
+    impersonate the server or sign for it, so strom does not start on it (nor silently
+    fixes it, which would hide that the key may already have leaked)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError as exc:
+        raise PKIError(f"private key {path}: {exc.strerror}") from exc
     if mode & 0o077:
-        os.chmod(path, KEY_MODE)
+        raise PKIError(
+            f"private key {path} is readable by group or others (mode {mode:04o});"
+            f" run: chmod 600 {path}"
+        )
 
 
 def _fsync_dir(directory: Path) -> None:

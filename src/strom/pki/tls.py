@@ -14,6 +14,7 @@ an untrusted client cert aborts the handshake instead.
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
 
@@ -55,8 +56,19 @@ def server_ssl_context(
     else:
         ctx.verify_mode = ssl.CERT_NONE
     if keylog_file is not None:
+        _create_private(keylog_file)
         ctx.keylog_filename = str(keylog_file)
     return ctx
+
+
+def _create_private(path: Path) -> None:
+    """Create the key log 0600 before OpenSSL opens it (it would use the umask): its lines
+    decrypt every session. An existing file is narrowed to 0600 too."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def client_ssl_context(

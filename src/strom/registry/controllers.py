@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from strom.cache.state import StateCache
+from strom.controllers.queue import WorkQueue, drain
 from strom.errors import StatusError
 from strom.registry.kinds import BUILTIN, ResourceType
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions
@@ -30,7 +31,6 @@ __all__ = ["SYSTEM_NAMESPACES", "Controllers"]
 log = logging.getLogger(__name__)
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_RETRY_SECONDS = 0.5
 
 
 def _builtin(plural: str, group: str = "") -> ResourceType:
@@ -43,25 +43,6 @@ CONFIG_MAPS = _builtin("configmaps")
 CRDS = _builtin("customresourcedefinitions", "apiextensions.k8s.io")
 
 
-class _WorkQueue:
-    """Names waiting to be worked on, deduplicated; one consumer."""
-
-    def __init__(self) -> None:
-        self._pending: set[str] = set()
-        self._event = asyncio.Event()
-
-    def add(self, name: str) -> None:
-        self._pending.add(name)
-        self._event.set()
-
-    async def take(self) -> list[str]:
-        await self._event.wait()
-        self._event.clear()
-        names = sorted(self._pending)
-        self._pending.clear()
-        return names
-
-
 class Controllers:
     """Owns the controller tasks; `start` launches them, `stop` cancels and awaits them."""
 
@@ -72,8 +53,8 @@ class Controllers:
         self.cache = cache
         self.types = types
         self.ca_pem = ca_pem
-        self._namespaces = _WorkQueue()
-        self._crds = _WorkQueue()
+        self._namespaces = WorkQueue()
+        self._crds = WorkQueue()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -87,8 +68,8 @@ class Controllers:
         for entry in list(self._state(NAMESPACES).entries.values()):
             self._namespaces.add(entry.obj["metadata"]["name"])
         self._tasks = [
-            asyncio.create_task(self._run(self._namespaces, self._sync_namespace), name="ns-ctl"),
-            asyncio.create_task(self._run(self._crds, self._sync_crd), name="crd-ctl"),
+            asyncio.create_task(drain(self._namespaces, self._sync_namespace), name="ns-ctl"),
+            asyncio.create_task(drain(self._crds, self._sync_crd), name="crd-ctl"),
         ]
 
     async def stop(self) -> None:
@@ -111,20 +92,6 @@ class Controllers:
                 self._namespaces.add(change.key[len(ns_prefix) :])
             elif change.key.startswith(crd_prefix):
                 self._crds.add(change.key[len(crd_prefix) :])
-
-    async def _run(self, queue: _WorkQueue, sync: Any) -> None:
-        while True:
-            for name in await queue.take():
-                try:
-                    again = await sync(name)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("controller sync of %s failed", name)
-                    again = True
-                if again:
-                    loop = asyncio.get_running_loop()
-                    loop.call_later(_RETRY_SECONDS, queue.add, name)
 
     # --- namespaces ----------------------------------------------------------------------
     async def _sync_namespace(self, name: str) -> bool:

@@ -154,7 +154,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     ),
     _r("v1", "ResourceQuota", "resourcequotas", short=("quota",), sub=("status",)),
     _r("v1", "Secret", "secrets"),
-    _r("v1", "ServiceAccount", "serviceaccounts", short=("sa",)),
+    _r("v1", "ServiceAccount", "serviceaccounts", short=("sa",), sub=("token",)),
     _r(
         "v1",
         "Service",
@@ -226,7 +226,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         short=("pdb",),
         sub=("status",),
     ),
-    # rbac.authorization.k8s.io/v1 (stored and served; enforced once RBAC lands)
+    # rbac.authorization.k8s.io/v1 (enforced by strom.auth.rbac)
     _r(
         "rbac.authorization.k8s.io/v1",
         "ClusterRoleBinding",
@@ -268,23 +268,33 @@ BUILTIN: tuple[ResourceType, ...] = (
 )
 """Built-in resources, in discovery order (core first, then groups as kube-apiserver sorts them)."""
 
+
 # Create-only virtual resources (no storage): served by handlers of their own.
-SELF_SUBJECT_REVIEW = ResourceType(
-    group="authentication.k8s.io",
-    version="v1",
-    kind="SelfSubjectReview",
-    plural="selfsubjectreviews",
-    singular="selfsubjectreview",
-    namespaced=False,
-    verbs=("create",),
+def _review(group: str, kind: str, *, namespaced: bool = False) -> ResourceType:
+    return ResourceType(
+        group=group,
+        version="v1",
+        kind=kind,
+        plural=kind.lower() + "s",
+        singular=kind.lower(),
+        namespaced=namespaced,
+        verbs=("create",),
+    )
+
+
+SELF_SUBJECT_REVIEW = _review("authentication.k8s.io", "SelfSubjectReview")
+TOKEN_REVIEW = _review("authentication.k8s.io", "TokenReview")
+LOCAL_SUBJECT_ACCESS_REVIEW = _review(
+    "authorization.k8s.io", "LocalSubjectAccessReview", namespaced=True
 )
-SELF_SUBJECT_ACCESS_REVIEW = ResourceType(
-    group="authorization.k8s.io",
-    version="v1",
-    kind="SelfSubjectAccessReview",
-    plural="selfsubjectaccessreviews",
-    singular="selfsubjectaccessreview",
-    namespaced=False,
-    verbs=("create",),
+SELF_SUBJECT_ACCESS_REVIEW = _review("authorization.k8s.io", "SelfSubjectAccessReview")
+SELF_SUBJECT_RULES_REVIEW = _review("authorization.k8s.io", "SelfSubjectRulesReview")
+SUBJECT_ACCESS_REVIEW = _review("authorization.k8s.io", "SubjectAccessReview")
+VIRTUAL: tuple[ResourceType, ...] = (
+    SELF_SUBJECT_REVIEW,
+    TOKEN_REVIEW,
+    LOCAL_SUBJECT_ACCESS_REVIEW,
+    SELF_SUBJECT_ACCESS_REVIEW,
+    SELF_SUBJECT_RULES_REVIEW,
+    SUBJECT_ACCESS_REVIEW,
 )
-VIRTUAL: tuple[ResourceType, ...] = (SELF_SUBJECT_REVIEW, SELF_SUBJECT_ACCESS_REVIEW)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from strom.auth.authn import UserInfo
 from strom.cache.state import Entry, StateCache
 from strom.errors import Cause, StatusError
 from strom.registry import defaults, validation
@@ -38,6 +39,20 @@ class WriteOptions:
     dry_run: bool = False
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     user_agent: str = ""
+    user: UserInfo | None = None  # who writes (None: strom itself)
+
+
+class WriteGuard(Protocol):
+    """A check on who may write what, beyond the authorizer's verb check (RBAC's
+    escalation prevention): raises a StatusError (403) to refuse."""
+
+    def check(
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        user: UserInfo | None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,7 @@ class Registry:
     def __init__(self, *, store: Store, cache: StateCache) -> None:
         self.store = store
         self.cache = cache
+        self.guards: list[WriteGuard] = []
         self._strategies: dict[tuple[str, str, str], Strategy] = {}
 
     # --- helpers -------------------------------------------------------------------------
@@ -189,6 +205,8 @@ class Registry:
         strategy.prepare_for_create(obj)
         if rt.crd is None:
             defaults.initial_status(rt, obj)
+        for guard in self.guards:
+            guard.check(rt, obj, None, opts.user)
         obj = self._prune_and_validate(rt, obj, None)
         name = meta["name"]
         self._namespace_check(rt, meta.get("namespace", ""), name)
@@ -315,6 +333,8 @@ class Registry:
             meta["generation"] = gen + 1 if strategy.spec_changed(obj, old) else gen
         else:
             meta.pop("generation", None)
+        for guard in self.guards:
+            guard.check(rt, obj, old, opts.user)
         obj = self._prune_and_validate(rt, obj, old)
         stored = self.to_stored(rt, obj)
         stored["metadata"]["resourceVersion"] = old_meta.get("resourceVersion", "")

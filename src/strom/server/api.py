@@ -18,6 +18,8 @@ import orjson
 import yaml
 
 from strom.auth.authn import UserInfo
+from strom.auth.reviews import access_review, rules_review, token_review
+from strom.auth.services import TOKEN_REQUEST, AuthServices
 from strom.errors import StatusError
 from strom.registry.conversion import item_bytes, needs_conversion
 from strom.registry.kinds import ResourceType
@@ -86,7 +88,7 @@ def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
     return obj
 
 
-def write_options(request: Request) -> WriteOptions:
+def write_options(request: Request, user: UserInfo | None = None) -> WriteOptions:
     dry = request.query.get("dryRun", [])
     for value in dry:
         if value != "All":
@@ -103,6 +105,7 @@ def write_options(request: Request) -> WriteOptions:
         dry_run=bool(dry),
         field_validation=validation,
         user_agent=request.headers.get("user-agent", ""),
+        user=user,
     )
 
 
@@ -137,9 +140,15 @@ def list_options(request: Request, rt: ResourceType) -> ListOptions:
 
 class ResourceAPI:
     def __init__(
-        self, *, registry: Registry, types: TypeTable, watch_config: WatchConfig | None = None
+        self,
+        *,
+        registry: Registry,
+        types: TypeTable,
+        auth: AuthServices,
+        watch_config: WatchConfig | None = None,
     ) -> None:
         self.registry = registry
+        self.auth = auth
         self.types = types
         self.watch_config = watch_config or WatchConfig()
         # One encoder object per resource type: watch frames are cached by encoder identity.
@@ -270,20 +279,27 @@ class ResourceAPI:
         if rt.verbs == ("create",):
             if method != "POST" or rp.name:
                 raise StatusError.method_not_allowed()
-            return await self._virtual(request, rt, user)
+            return await self._virtual(request, rp, rt, user)
         if rp.subresource and rp.subresource not in rt.subresources:
             raise StatusError.no_route()
         if rt.namespaced and rp.name and not rp.namespace:
             raise StatusError.no_route()
         if not rt.namespaced and rp.namespace:
             raise StatusError.no_route()
+        if rp.subresource == "token" and rt.plural == "serviceaccounts":
+            return await self._token_request(request, rp, user)
         media = negotiate(request)
         if not rp.name:
-            return await self._collection(request, rp, rt, media)
-        return await self._item(request, rp, rt, media)
+            return await self._collection(request, rp, rt, media, user)
+        return await self._item(request, rp, rt, media, user)
 
     async def _collection(
-        self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
+        self,
+        request: Request,
+        rp: ResourcePath,
+        rt: ResourceType,
+        media: MediaType,
+        user: UserInfo,
     ) -> Response | Stream:
         method = request.method
         if method in ("GET", "HEAD"):
@@ -302,7 +318,7 @@ class ResourceAPI:
             if "create" not in rt.verbs:
                 raise StatusError.method_not_allowed()
             body = decode_body(request, rt)
-            wopts = write_options(request)
+            wopts = write_options(request, user)
             result = await self.registry.create(rt, rp.namespace, body, wopts)
             if rt.plural == "customresourcedefinitions" and not wopts.dry_run:
                 await self._wait_crd_served(result.obj)
@@ -323,7 +339,12 @@ class ResourceAPI:
             await self.types.wait_for_crd(meta.get("name", ""), rev, timeout=10)
 
     async def _item(
-        self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
+        self,
+        request: Request,
+        rp: ResourcePath,
+        rt: ResourceType,
+        media: MediaType,
+        user: UserInfo,
     ) -> Response | Stream:
         method = request.method
         if (
@@ -346,7 +367,7 @@ class ResourceAPI:
                 rp.namespace,
                 rp.name,
                 body,
-                write_options(request),
+                write_options(request, user),
                 subresource=rp.subresource,
             )
             return self._object_response(
@@ -372,7 +393,7 @@ class ResourceAPI:
                 rp.name,
                 request.body,
                 content_type,
-                write_options(request),
+                write_options(request, user),
                 subresource=rp.subresource,
             )
             return self._object_response(rt, request, result.obj, media, warnings=result.warnings)
@@ -447,7 +468,9 @@ class ResourceAPI:
         }
         return json_response(body, request, media=media)
 
-    async def _virtual(self, request: Request, rt: ResourceType, user: UserInfo) -> Response:
+    async def _virtual(
+        self, request: Request, rp: ResourcePath, rt: ResourceType, user: UserInfo
+    ) -> Response:
         if rt.plural == "selfsubjectreviews":
             # The request carries nothing but its type (kubectl sends it as protobuf): the
             # answer depends only on who asks, so the body is not decoded.
@@ -465,15 +488,40 @@ class ResourceAPI:
                 "status": {"userInfo": user_info},
             }
             return json_response(out, request, status=201)
-        # SelfSubjectAccessReview: every authenticated user may do everything until RBAC.
+        if rt.namespaced and not rp.namespace:
+            raise StatusError.no_route()
         body = decode_body(request, rt)
-        out = {
-            "kind": rt.kind,
-            "apiVersion": rt.api_version,
-            "metadata": {"creationTimestamp": None},
-            "spec": body.get("spec") or {},
-            "status": {"allowed": True, "reason": "strom authorizes every authenticated user"},
-        }
+        auth = self.auth
+        if rt.plural == "selfsubjectrulesreviews":
+            out = rules_review(body, api_version=rt.api_version, resolver=auth.rules, user=user)
+        elif rt.plural == "tokenreviews":
+            out = token_review(
+                body,
+                api_version=rt.api_version,
+                authenticate=auth.authenticate_token,
+                api_audiences=list(auth.api_audiences),
+            )
+        else:
+            out = access_review(
+                body,
+                kind=rt.kind,
+                api_version=rt.api_version,
+                authorizer=auth.authorizer,
+                requestor=user,
+                namespace=rp.namespace,
+            )
+        return json_response(out, request, status=201)
+
+    async def _token_request(self, request: Request, rp: ResourcePath, user: UserInfo) -> Response:
+        if request.method != "POST":
+            raise StatusError.method_not_allowed()
+        issuer = self.auth.token_requests
+        if issuer is None:
+            raise StatusError.no_route()
+        body = decode_body(request, TOKEN_REQUEST)
+        out = await issuer.create(
+            rp.namespace, rp.name, body, dry_run=write_options(request).dry_run
+        )
         return json_response(out, request, status=201)
 
 

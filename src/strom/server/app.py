@@ -1,12 +1,15 @@
-"""The request pipeline: authentication, max-in-flight, then routing to the endpoint.
+"""The request pipeline: authentication, impersonation, max-in-flight, authorization, routing.
 
 Order as in kube-apiserver's handler chain: panic recovery (the connection's), authentication
-(401), in-flight limit (429), then the path decides: health and version, discovery, OpenAPI,
-or resources. Every `StatusError` raised below becomes a response here and only here.
+(401), impersonation (403 when the requestor may not act as whom it asks), in-flight limit
+(429), authorization (403), then the path decides: health and version, discovery, OpenAPI,
+or resources. Every path is authorized, health and version included: kube serves those to
+`system:anonymous` only because its bootstrap policy grants them (system:public-info-viewer).
+Every `StatusError` raised below becomes a response here and only here.
 
 With auditing on (`strom.audit`), the audit filter wraps all of it, as in kube: each request
-gets a `RequestAudit` that is told who the user is (or that authentication failed), that the
-request passed the in-flight limit (the authorization annotations), and how it ended.
+gets a `RequestAudit` that is told who the user is (or that authentication failed), whom it
+impersonates, the authorizer's decision and reason (the annotations), and how it ended.
 Without it the cost is a few `is None` tests, plus echoing a client's `Audit-ID` header.
 """
 
@@ -19,10 +22,13 @@ import orjson
 
 from strom import __version__
 from strom.audit import Auditor, RequestAudit, set_audit_id
-from strom.auth.authn import ANONYMOUS, Authenticator, UserInfo
+from strom.auth.authn import Authenticator, UserInfo
+from strom.auth.authz import Attributes, Authorizer, Decision, forbidden_error
+from strom.auth.impersonation import impersonate
 from strom.errors import StatusError
 from strom.registry.apidocs import ApiDocs
 from strom.registry.types import TypeTable
+from strom.requestinfo import request_info
 from strom.server.api import ResourceAPI
 from strom.server.http import Request, Response, Stream
 from strom.server.metrics import Metrics, request_verb
@@ -57,6 +63,7 @@ KUBE_VERSION = {
 _V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 _HEALTH_CHECKS = ("ping", "log", "etcd", "informer-sync", "poststarthook/crd-informer-synced")
 _PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+_OPENID_PATHS = ("/.well-known/openid-configuration", "/openid/v1/jwks")
 
 
 class App:
@@ -68,6 +75,7 @@ class App:
         api: ResourceAPI,
         types: TypeTable,
         authenticator: Authenticator,
+        authorizer: Authorizer,
         max_in_flight: int,
         audit: Auditor | None = None,
     ) -> None:
@@ -75,9 +83,12 @@ class App:
         self.audit = audit
         self.types = types
         self.authenticator = authenticator
+        self.authorizer = authorizer
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.ready = False
+        # ServiceAccount issuer discovery: the openid-configuration and JWKS documents.
+        self.openid: tuple[bytes, bytes] | None = None
         self.metrics = Metrics(cache=api.registry.cache, types=types)
         if audit is not None:
             self.metrics.registry.register(audit.collector())
@@ -125,14 +136,6 @@ class App:
         return audit.finish(response)
 
     async def _dispatch(self, request: Request, audit: RequestAudit | None) -> Response | Stream:
-        path = request.path
-        if path.rstrip("/") in _PUBLIC_PATHS or path.startswith(
-            ("/healthz/", "/livez/", "/readyz/")
-        ):
-            if audit is not None:
-                audit.authenticated(self._public_user(request))
-                audit.authorized()
-            return self._health(request)
         user = self.authenticator.authenticate(
             authorization=request.headers.get("authorization"), peer_cert=request.peer_cert
         )
@@ -142,23 +145,52 @@ class App:
             raise StatusError.unauthorized()
         if audit is not None:
             audit.authenticated(user)
-        if self.in_flight >= self.max_in_flight:
+        if request.impersonation:
+            acting = impersonate(
+                requestor=user, headers=request.impersonation, authorizer=self.authorizer
+            )
+            if acting is not None:
+                user = acting
+                if audit is not None:
+                    audit.impersonating(user)
+        path = request.path
+        health = path.rstrip("/") in _PUBLIC_PATHS or path.startswith(
+            ("/healthz/", "/livez/", "/readyz/")
+        )
+        if not health and self.in_flight >= self.max_in_flight:
             raise StatusError.too_many_requests()
-        if audit is not None:
-            audit.authorized()  # kube's authorization filter runs inside the in-flight limit
+        self._authorize(request, user, audit)
+        if health:
+            return self._health(request)
         self.in_flight += 1
         try:
             return await self._route(request, user)
         finally:
             self.in_flight -= 1
 
-    def _public_user(self, request: Request) -> UserInfo:
-        """Who asks for a health or version path, for the audit log only: strom serves these
-        to anyone, as kube does for system:anonymous (kube's default --anonymous-auth)."""
-        user = self.authenticator.authenticate(
-            authorization=request.headers.get("authorization"), peer_cert=request.peer_cert
+    def _authorize(self, request: Request, user: UserInfo, audit: RequestAudit | None) -> None:
+        """kube's authorization filter: ask the authorizer; 403 unless it allows."""
+        info = request_info(request.method, request.path, request.raw_query)
+        attrs = Attributes(
+            user=user,
+            verb=info.verb,
+            resource_request=info.resource_request,
+            namespace=info.namespace,
+            api_group=info.api_group,
+            api_version=info.api_version,
+            resource=info.resource,
+            subresource=info.subresource,
+            name=info.name,
+            path=info.path,
         )
-        return user or ANONYMOUS
+        decision, reason = self.authorizer.authorize(attrs)
+        if decision is Decision.ALLOW:
+            if audit is not None:
+                audit.authorized("allow", reason)
+            return
+        if audit is not None:
+            audit.authorized("forbid", reason)
+        raise forbidden_error(attrs, reason)
 
     async def _route(self, request: Request, user: UserInfo) -> Response | Stream:
         path = request.path.rstrip("/") or "/"
@@ -166,6 +198,17 @@ class App:
             return self._discovery_root(request, path)
         if path.startswith("/openapi/"):
             return self._openapi(request, path)
+        if path in _OPENID_PATHS and self.openid is not None:
+            if request.method not in ("GET", "HEAD"):
+                raise StatusError.method_not_allowed()
+            doc = self.openid[_OPENID_PATHS.index(path)]
+            headers = [common_headers()[0], ("Cache-Control", "public, max-age=3600")]
+            ctype = (
+                "application/json"
+                if path.startswith("/.well-known")
+                else ("application/jwk-set+json")
+            )
+            return Response(200, doc, ctype, headers)
         if path == "/metrics":
             return Response(
                 200,

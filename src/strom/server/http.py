@@ -66,6 +66,8 @@ class Request:
     peer_cert: dict[str, Any] | None
     remote: str
     received: float = field(default_factory=time.time)
+    # Impersonate-* headers one by one: `headers` joins repeats, and a group may hold ", ".
+    impersonation: list[tuple[str, str]] = field(default_factory=list)
     _query: dict[str, list[str]] | None = None
 
     @property
@@ -157,6 +159,7 @@ class Connection(asyncio.Protocol):
         "_closed",
         "_handler",
         "_headers",
+        "_impersonation",
         "_parser",
         "_pending",
         "_too_large",
@@ -179,6 +182,7 @@ class Connection(asyncio.Protocol):
         self._parser: Any = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: dict[str, str] = {}
+        self._impersonation: list[tuple[str, str]] = []
         self._body: list[bytes] = []
         self._body_size = 0
         self._too_large = False
@@ -249,6 +253,7 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = {}
+        self._impersonation = []
         self._body = []
         self._body_size = 0
         self._too_large = False
@@ -261,6 +266,8 @@ class Connection(asyncio.Protocol):
         text = value.decode("latin-1")
         old = self._headers.get(key)
         self._headers[key] = text if old is None else f"{old}, {text}"
+        if key.startswith("impersonate-"):
+            self._impersonation.append((key, text))
 
     def on_headers_complete(self) -> None:
         length = self._headers.get("content-length")
@@ -290,10 +297,11 @@ class Connection(asyncio.Protocol):
             body=b"".join(self._body),
             peer_cert=self.peer_cert,
             remote=self.remote,
+            impersonation=self._impersonation,
         )
         # The request owns these now; the connection keeps nothing of it (a watch's request
         # would otherwise stay alive as long as the watch).
-        self._url, self._headers, self._body = b"", {}, []
+        self._url, self._headers, self._body, self._impersonation = b"", {}, [], []
         if self._too_large:
             request.headers["x-strom-too-large"] = "1"
         self._pending.append(request)

@@ -20,7 +20,7 @@ from pathlib import Path
 from strom.audit import AuditError, AuditOptions, Auditor
 from strom.auth.authn import Authenticator, TokenFile, ensure_admin_token
 from strom.cache.state import StateCache
-from strom.pki.certs import ensure_pki
+from strom.pki.certs import PKIError, check_key_mode, ensure_pki
 from strom.pki.kubeconfig import write_kubeconfig
 from strom.pki.tls import server_ssl_context
 from strom.registry.controllers import Controllers
@@ -30,6 +30,7 @@ from strom.registry.types import TypeTable
 from strom.server.api import ResourceAPI
 from strom.server.app import App
 from strom.server.http import Connection, close_all, serve
+from strom.server.security import Security, SecurityConfig
 from strom.server.watch import WatchConfig
 from strom.storage.base import StorageError, Store
 from strom.storage.sqlite import SQLiteStore
@@ -56,6 +57,12 @@ class ServeConfig:
     client_ca_file: Path | None = None
     tls_keylog_file: Path | None = None
     anonymous_auth: bool = False
+    authorization_mode: str = "RBAC"  # or "AlwaysAllow"
+    service_account_signing_key_file: Path | None = None
+    service_account_key_files: tuple[Path, ...] = ()
+    service_account_issuer: tuple[str, ...] = ()
+    api_audiences: tuple[str, ...] = ()
+    service_account_max_token_expiration: float = 0.0  # seconds; 0: no cap beyond kube's
     max_requests_inflight: int = 400
     compaction_interval: float = 300.0  # seconds; 0 disables
     compaction_keep: int = 1000  # newest revisions always kept (kine's minimum)
@@ -148,7 +155,6 @@ async def _maintain(cache: StateCache, store: Store, interval: float, keep: int)
 
 async def run(cfg: ServeConfig) -> int:
     from strom.auth.authn import AuthConfigError
-    from strom.pki.certs import PKIError
 
     try:
         auditor = Auditor.from_options(cfg.audit)  # a bad policy fails before anything starts
@@ -157,6 +163,11 @@ async def run(cfg: ServeConfig) -> int:
     pki_dir = _prepare_dirs(cfg)
     try:
         pki = ensure_pki(cert_dir=pki_dir, sans=cfg.tls_sans)
+        if cfg.token_auth_file is not None and not cfg.token_auth_file.exists():
+            # Named by the user: a typo must not become a fresh admin token.
+            raise AuthConfigError(f"--token-auth-file {cfg.token_auth_file}: no such file")
+        if cfg.tls_private_key_file is not None:
+            check_key_mode(cfg.tls_private_key_file)
         token_path = cfg.token_auth_file or cfg.data_dir / "tokens.csv"
         admin_token = ensure_admin_token(token_path)
         tokens = TokenFile.load(token_path)
@@ -189,25 +200,56 @@ async def run(cfg: ServeConfig) -> int:
     controllers = Controllers(
         registry=registry, cache=cache, types=types, ca_pem=pki.ca_crt.read_bytes()
     )
+    host = cfg.bind_address if ":" not in cfg.bind_address else f"[{cfg.bind_address}]"
+    if cfg.bind_address in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    try:
+        security = Security.build(
+            SecurityConfig(
+                pki_dir=pki_dir,
+                authorization_mode=cfg.authorization_mode,
+                signing_key_file=cfg.service_account_signing_key_file,
+                key_files=cfg.service_account_key_files,
+                issuers=cfg.service_account_issuer,
+                api_audiences=cfg.api_audiences,
+                max_token_expiration=int(cfg.service_account_max_token_expiration),
+            ),
+            registry=registry,
+            cache=cache,
+            # The port is known only once listening; the JWKS URI names the kubeconfig's
+            # server when one is given (the address clients use), else the bind address.
+            server_url=cfg.kubeconfig_server or f"https://{host}:{cfg.secure_port}",
+            ca_pem=pki.ca_crt.read_bytes(),
+        )
+    except PKIError as exc:
+        await store.close()
+        raise StartupError(str(exc)) from exc
     await controllers.start()
+    await security.start(registry)
     cache.forget_startup_history()
     compactor = asyncio.create_task(
         _maintain(cache, store, cfg.compaction_interval, cfg.compaction_keep),
         name="maintenance",
     )
+    authenticator = Authenticator(
+        token_file=tokens,
+        client_ca_configured=True,
+        anonymous=cfg.anonymous_auth,
+        bearers=[security.tokens],
+    )
     app = App(
         api=ResourceAPI(
             registry=registry,
             types=types,
+            auth=security.services(authenticator),
             watch_config=WatchConfig(
                 min_request_timeout=cfg.min_request_timeout,
                 bookmark_interval=cfg.watch_bookmark_interval,
             ),
         ),
         types=types,
-        authenticator=Authenticator(
-            token_file=tokens, client_ca_configured=True, anonymous=cfg.anonymous_auth
-        ),
+        authenticator=authenticator,
+        authorizer=security.authorizer,
         max_in_flight=cfg.max_requests_inflight,
         audit=auditor,
     )
@@ -225,21 +267,21 @@ async def run(cfg: ServeConfig) -> int:
     except OSError as exc:
         if auditor is not None:
             auditor.stop()
+        await security.stop()
         await controllers.stop()
         await store.close()
         raise StartupError(
             f"cannot listen on {cfg.bind_address}:{cfg.secure_port}: {exc.strerror}"
         ) from exc
     port = server.sockets[0].getsockname()[1]
+    security.set_server_url(cfg.kubeconfig_server or f"https://{host}:{port}")
+    app.openid = security.openid
     app.ready = True
     # Everything allocated so far lives as long as the server: keep it out of the cyclic GC's
     # scans, and let young collections run less often (fewer long gen-2 pauses under load).
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    host = cfg.bind_address if ":" not in cfg.bind_address else f"[{cfg.bind_address}]"
-    if cfg.bind_address in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
     app.server_address = f"{host}:{port}"
     server_url = cfg.kubeconfig_server or f"https://{host}:{port}"
     kubeconfig = cfg.data_dir / "admin.kubeconfig"
@@ -254,6 +296,7 @@ async def run(cfg: ServeConfig) -> int:
     print(f"strom serving on {server_url} (data in {cfg.data_dir.resolve()})", flush=True)
     print(f"  CA:         {pki.ca_crt.resolve()}", flush=True)
     print(f"  tokens:     {token_path.resolve()}", flush=True)
+    print(f"  authz:      {security.mode}", flush=True)
     print(f"  export KUBECONFIG={kubeconfig.resolve()}", flush=True)
 
     loop = asyncio.get_running_loop()
@@ -268,6 +311,7 @@ async def run(cfg: ServeConfig) -> int:
     compactor.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await compactor
+    await security.stop()
     await controllers.stop()
     await store.close()
     if auditor is not None:

@@ -7,6 +7,13 @@
 `strom_server` is one server for the whole session (fast); `strom_server_factory()` starts a
 fresh one per call, with its own data directory, stopped when the test ends.
 
+RBAC is enforced, so a test can run its code as exactly the identity it has in production:
+
+    server = strom_server_factory(token_users={"alice": ["dev"]})
+    alice = server.token_user_kubeconfig("alice")           # token-file user in group dev
+    bob = server.user_kubeconfig("bob", groups=["ops"])     # client certificate
+    op = server.service_account_kubeconfig("ops", "my-operator")  # TokenRequest token
+
 `--strom-store etcd` (or STROM_TEST_STORE=etcd) runs every such server on a real etcd (Debian's
 `etcd-server`), started once per session on a free loopback port; each server gets its own
 key prefix, so servers do not see each other's objects.
@@ -16,7 +23,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -77,9 +84,16 @@ def strom_server_factory(
 ) -> Iterator[Callable[..., StromServer]]:
     started: list[StromServer] = []
 
-    def factory(*extra_args: str, data_dir: Path | None = None) -> StromServer:
+    def factory(
+        *extra_args: str,
+        data_dir: Path | None = None,
+        token_users: Mapping[str, Sequence[str]] | None = None,
+    ) -> StromServer:
         server = start_server(
-            data_dir or tmp_path_factory.mktemp("strom"), *strom_store_args(), *extra_args
+            data_dir or tmp_path_factory.mktemp("strom"),
+            *strom_store_args(),
+            *extra_args,
+            token_users=token_users,
         )
         started.append(server)
         return server

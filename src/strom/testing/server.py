@@ -6,17 +6,24 @@ answers; the kubeconfig names the port the server picked (`--secure-port 0`).
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-__all__ = ["StromServer", "start_server"]
+__all__ = ["StromServer", "start_server", "write_token_file"]
 
 _START_TIMEOUT = 30.0
 
@@ -31,6 +38,8 @@ class StromServer:
     url: str = ""
     token: str = ""
     log_path: Path = field(default_factory=Path)
+    # name -> bearer token of the token-file users given to `start_server(token_users=...)`
+    user_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def kubeconfig(self) -> Path:
@@ -46,6 +55,113 @@ class StromServer:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.ca_file.parent
+
+    # --- identities for tests: run a client as exactly the user it will be in production ----
+    def user_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> Path:
+        """A kubeconfig authenticating as `user` in `groups` with a client certificate signed
+        by this server's CA (CN = user, one O per group); no token, no other rights."""
+        from strom.pki.certs import PKIPaths, issue_client_cert
+
+        out = self.data_dir / "users" / _safe(user)
+        out.mkdir(parents=True, exist_ok=True)
+        crt, key = out / "client.crt", out / "client.key"
+        issue_client_cert(
+            ca=PKIPaths.in_dir(self.pki_dir),
+            common_name=user,
+            organizations=list(groups),
+            out_crt=crt,
+            out_key=key,
+        )
+        return self._write_kubeconfig(
+            out / "kubeconfig",
+            user,
+            {
+                "client-certificate-data": _b64(crt.read_bytes()),
+                "client-key-data": _b64(key.read_bytes()),
+            },
+        )
+
+    def token_user_kubeconfig(self, name: str) -> Path:
+        """A kubeconfig for token-file user `name` (see `start_server(token_users=...)`)."""
+        return self.token_kubeconfig(self.user_tokens[name], name)
+
+    def token_kubeconfig(self, token: str, name: str = "token-user") -> Path:
+        """A kubeconfig that sends `token` (e.g. one from `write_token_file`)."""
+        out = self.data_dir / "users" / _safe(name)
+        out.mkdir(parents=True, exist_ok=True)
+        return self._write_kubeconfig(out / "kubeconfig", name, {"token": token})
+
+    def service_account_token(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        expiration_seconds: int = 3600,
+        audiences: Sequence[str] = (),
+    ) -> str:
+        """A token for ServiceAccount namespace/name from its TokenRequest subresource (what
+        `kubectl create token` does), asked for as the admin."""
+        spec: dict[str, Any] = {"expirationSeconds": expiration_seconds}
+        if audiences:
+            spec["audiences"] = list(audiences)
+        body = json.dumps(
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+        )
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+            data=body.encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        with urllib.request.urlopen(request, context=ctx, timeout=10) as response:
+            return str(json.loads(response.read())["status"]["token"])
+
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, *, expiration_seconds: int = 3600
+    ) -> Path:
+        """A kubeconfig acting as ServiceAccount namespace/name (a TokenRequest token), with
+        the namespace as the context's default, as in-cluster config would have it."""
+        token = self.service_account_token(namespace, name, expiration_seconds=expiration_seconds)
+        out = self.data_dir / "users" / _safe(f"sa-{namespace}-{name}")
+        out.mkdir(parents=True, exist_ok=True)
+        return self._write_kubeconfig(
+            out / "kubeconfig",
+            f"system:serviceaccount:{namespace}:{name}",
+            {"token": token},
+            namespace=namespace,
+        )
+
+    def _write_kubeconfig(
+        self, path: Path, user: str, credentials: Mapping[str, str], *, namespace: str = ""
+    ) -> Path:
+        context: dict[str, str] = {"cluster": "strom", "user": user}
+        if namespace:
+            context["namespace"] = namespace
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "strom",
+                    "cluster": {
+                        "server": self.url,
+                        "certificate-authority-data": _b64(self.ca_file.read_bytes()),
+                    },
+                }
+            ],
+            "users": [{"name": user, "user": dict(credentials)}],
+            "contexts": [{"name": "strom", "context": context}],
+            "current-context": "strom",
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            yaml.safe_dump(config, out)
+        return path
 
     def start(self, *, port: int = 0) -> None:
         if self.kubeconfig.exists():
@@ -114,7 +230,39 @@ class StromServer:
         self.start(port=port)
 
 
-def start_server(data_dir: Path, *extra_args: str) -> StromServer:
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "user"
+
+
+def write_token_file(path: Path, users: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """A `--token-auth-file` with an admin (system:masters) row first and one row per user
+    (name -> groups); returns name -> token (the admin's under "admin")."""
+    tokens = {"admin": secrets.token_urlsafe(24)}
+    lines = [f'{tokens["admin"]},admin,admin,"system:masters"']
+    for name, groups in users.items():
+        tokens[name] = secrets.token_urlsafe(24)
+        row = f"{tokens[name]},{name},{name}"
+        if groups:
+            row += ',"' + ",".join(groups) + '"'
+        lines.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    return tokens
+
+
+def start_server(
+    data_dir: Path, *extra_args: str, token_users: Mapping[str, Sequence[str]] | None = None
+) -> StromServer:
+    """Start `strom serve` on a free port; `token_users` (name -> groups) are written into
+    the server's token file first, their tokens in `server.user_tokens`."""
     server = StromServer(data_dir=data_dir, extra_args=tuple(extra_args))
+    if token_users:
+        server.user_tokens = write_token_file(data_dir / "tokens.csv", token_users)
     server.start()
     return server

@@ -15,7 +15,7 @@ from typing import Any
 from strom.errors import Cause
 from strom.registry.kinds import ResourceType
 
-from . import apps, core, crd, pods
+from . import apps, core, crd, pods, rbac
 from .meta import (
     NameFn,
     as_map,
@@ -48,12 +48,20 @@ _CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
     ("", "Secret"): core.validate_secret,
     ("", "Service"): core.validate_service,
     ("coordination.k8s.io", "Lease"): core.validate_lease,
+    (_RBAC, "Role"): rbac.validate_namespaced_role,
+    (_RBAC, "ClusterRole"): rbac.validate_cluster_role,
+    (_RBAC, "RoleBinding"): rbac.validate_namespaced_binding,
+    (_RBAC, "ClusterRoleBinding"): rbac.validate_cluster_binding,
 }
 _UPDATE_RULES: dict[tuple[str, str], Callable[[_Obj, _Obj], list[Cause]]] = {
     ("", "ConfigMap"): core.validate_config_map_update,
     ("", "Secret"): core.validate_secret_update,
     ("", "Service"): core.validate_service_update,
     ("coordination.k8s.io", "Lease"): lambda new, _old: core.validate_lease(new),
+    (_RBAC, "Role"): lambda new, _old: rbac.validate_namespaced_role(new),
+    (_RBAC, "ClusterRole"): lambda new, _old: rbac.validate_cluster_role(new),
+    (_RBAC, "RoleBinding"): rbac.validate_binding_update,
+    (_RBAC, "ClusterRoleBinding"): rbac.validate_cluster_binding_update,
 }
 
 
