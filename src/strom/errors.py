@@ -205,13 +205,15 @@ class StatusError(Exception):
 
     @classmethod
     def invalid(cls, kind: str, name: str, causes: list[Cause], *, group: str = "") -> StatusError:
-        """422 Invalid as NewInvalid words it: `Kind "name" is invalid: <field errors>`."""
+        """422 Invalid as NewInvalid words it: `Kind.group "name" is invalid: <field errors>`
+        (the kind qualified by its group, as GroupKind.String() prints it)."""
+        qualified = f"{kind}.{group}" if group and not kind.endswith("." + group) else kind
         parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
         joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
         return cls(
             422,
             "Invalid",
-            f'{kind} "{name}" is invalid: {joined}',
+            f'{qualified} "{name}" is invalid: {joined}',
             _Details(name=name, group=group, kind=kind, causes=tuple(causes)),
         )
 

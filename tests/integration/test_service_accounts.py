@@ -40,7 +40,9 @@ def admin(sa_server: StromServer) -> Api:
 def robot(sa_server: StromServer, admin: Api) -> dict[str, Any]:
     """ServiceAccount `robot` in a fresh namespace, bound to `view` there."""
     ns = namespace(admin, "sa")
-    account = create(admin, f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": "robot"}})
+    account = create(
+        admin, f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": "robot"}}
+    )
     create(
         admin,
         f"{RBAC}/namespaces/{ns}/rolebindings",
@@ -119,7 +121,9 @@ def test_bound_token_dies_with_its_pod(
     assert configmaps(sa_server, token, ns) == 200
     deleted = admin.delete(f"/api/v1/namespaces/{ns}/pods/{name}?gracePeriodSeconds=0")
     assert deleted.status == 200
-    wait_for(lambda: admin.get(f"/api/v1/namespaces/{ns}/pods/{name}").status == 404, what="pod gone")
+    wait_for(
+        lambda: admin.get(f"/api/v1/namespaces/{ns}/pods/{name}").status == 404, what="pod gone"
+    )
     assert configmaps(sa_server, token, ns) == 401
 
 
@@ -161,7 +165,9 @@ def test_expired_wrong_key_wrong_audience_are_401(
     assert configmaps(sa_server, ghost, ns) == 401
 
 
-def test_audience_in_token_request(sa_server: StromServer, admin: Api, robot: dict[str, Any]) -> None:
+def test_audience_in_token_request(
+    sa_server: StromServer, admin: Api, robot: dict[str, Any]
+) -> None:
     reply = admin.post(
         f"/api/v1/namespaces/{robot['ns']}/serviceaccounts/robot/token",
         {"spec": {"audiences": ["vault"]}},
@@ -170,8 +176,11 @@ def test_audience_in_token_request(sa_server: StromServer, admin: Api, robot: di
     assert configmaps(sa_server, token, robot["ns"]) == 401  # not for this API server
     review = admin.post(
         "/apis/authentication.k8s.io/v1/tokenreviews",
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-         "spec": {"token": token, "audiences": ["vault"]}},
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": token, "audiences": ["vault"]},
+        },
     ).json["status"]
     assert review["authenticated"] is True
     assert review["audiences"] == ["vault"]

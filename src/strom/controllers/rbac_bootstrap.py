@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from strom.auth import bootstrap_roles as bootstrap_policy
+from strom.auth import bootstrap_policy
 from strom.errors import StatusError
 from strom.registry.kinds import BUILTIN, ResourceType
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions
