@@ -1,4 +1,5 @@
-"""A kopf operator (PyPI `kopf`) reacts to create, update and delete of a custom resource."""
+"""A kopf operator (PyPI `kopf`) reacts to create, update and delete of a custom resource,
+run as the admin and as a ServiceAccount holding only kopf's documented RBAC."""
 
 from __future__ import annotations
 
@@ -50,12 +51,86 @@ CRD = {
 }
 
 
-@pytest.fixture
-def operator(server: StromServer, api: Api, ns: str, tmp_path: Path) -> Iterator[str]:
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+# kopf's documented operator RBAC (docs/deployment-rbac.yaml), for this operator's resources.
+CLUSTER_RULES = [
+    {
+        "apiGroups": ["kopf.dev"],
+        "resources": ["clusterkopfpeerings"],
+        "verbs": ["list", "watch", "patch", "get"],
+    },
+    {
+        "apiGroups": ["apiextensions.k8s.io"],
+        "resources": ["customresourcedefinitions"],
+        "verbs": ["list", "watch"],
+    },
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
+    {
+        "apiGroups": ["admissionregistration.k8s.io"],
+        "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
+        "verbs": ["create", "patch"],
+    },
+    {"apiGroups": ["strom.example.com"], "resources": ["echowidgets"], "verbs": ["list", "watch"]},
+]
+NAMESPACE_RULES = [
+    {
+        "apiGroups": ["kopf.dev"],
+        "resources": ["kopfpeerings"],
+        "verbs": ["list", "watch", "patch", "get"],
+    },
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+    {
+        "apiGroups": ["strom.example.com"],
+        "resources": ["echowidgets", "echowidgets/status"],
+        "verbs": ["list", "watch", "patch"],
+    },
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "patch", "delete"]},
+]
+
+
+def _operator_kubeconfig(server: StromServer, api: Api, ns: str) -> Path:
+    """A ServiceAccount with exactly the RBAC the operator ships, as its kubeconfig."""
+    sa = "echo-operator"
+    subject = [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
+    ref = {"apiGroup": "rbac.authorization.k8s.io"}
+    writes = [
+        (f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": sa}}),
+        (f"{RBAC}/clusterroles", {"metadata": {"name": f"{ns}-echo"}, "rules": CLUSTER_RULES}),
+        (
+            f"{RBAC}/clusterrolebindings",
+            {
+                "metadata": {"name": f"{ns}-echo"},
+                "subjects": subject,
+                "roleRef": {**ref, "kind": "ClusterRole", "name": f"{ns}-echo"},
+            },
+        ),
+        (f"{RBAC}/namespaces/{ns}/roles", {"metadata": {"name": "echo"}, "rules": NAMESPACE_RULES}),
+        (
+            f"{RBAC}/namespaces/{ns}/rolebindings",
+            {
+                "metadata": {"name": "echo"},
+                "subjects": subject,
+                "roleRef": {**ref, "kind": "Role", "name": "echo"},
+            },
+        ),
+    ]
+    for path, body in writes:
+        reply = api.post(path, body)
+        assert reply.status == 201, reply.body
+    return server.service_account_kubeconfig(ns, sa)
+
+
+@pytest.fixture(params=["admin", "serviceaccount"])
+def operator(
+    request: pytest.FixtureRequest, server: StromServer, api: Api, ns: str, tmp_path: Path
+) -> Iterator[str]:
     reply = api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD)
     assert reply.status in (201, 409), reply.body
+    kubeconfig = server.kubeconfig
+    if request.param == "serviceaccount":
+        kubeconfig = _operator_kubeconfig(server, api, ns)
     log = (tmp_path / "kopf.log").open("w")
-    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig)}
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kopf", "run", "--standalone", "--namespace", ns, str(OPERATOR)],
         stdout=log,
