@@ -65,6 +65,25 @@ def audited_server(
     return server, log
 
 
+def bind_alice_view(server: StromServer) -> None:
+    """alice may read (RBAC `view`) in the default namespace."""
+    reply = Api(server, token=ADMIN_TOKEN).post(
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+        {
+            "metadata": {"name": "alice-view"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "view",
+            },
+            "subjects": [
+                {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"}
+            ],
+        },
+    )
+    assert reply.status == 201, reply.body
+
+
 def read_events(log: Path) -> list[dict[str, Any]]:
     if not log.exists():
         return []
@@ -120,6 +139,7 @@ def test_watch_by_named_user_logs_three_stages(
         tmp_path,
         "- level: Metadata\n  users: [alice]\n  verbs: [watch]\n",
     )
+    bind_alice_view(server)
     ctx = ssl.create_default_context(cafile=str(server.ca_file))
     conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=ctx, timeout=10)
     conn.request(
@@ -169,7 +189,8 @@ def test_watch_by_named_user_logs_three_stages(
     assert done["responseStatus"] == {"metadata": {}, "code": 200}
     assert done["annotations"] == {
         "authorization.k8s.io/decision": "allow",
-        "authorization.k8s.io/reason": "",
+        "authorization.k8s.io/reason": 'RBAC: allowed by RoleBinding "alice-view/default" of'
+        ' ClusterRole "view" to User "alice"',
     }
     assert received["stageTimestamp"] <= started_ev["stageTimestamp"] <= done["stageTimestamp"]
     # Only alice's watches match the policy: the admin's are not logged.
@@ -450,3 +471,34 @@ def test_invalid_policy_stops_startup(tmp_path: Path, policy: str, problem: str)
     assert problem in lines[0]
     assert lines[0].endswith(f": from file {path}")
     assert not (tmp_path / "data").exists()  # nothing was started
+
+
+# --------------------------------------------------------------------------- authorization
+
+
+def test_forbidden_and_impersonated_requests(strom_server_factory: Factory, tmp_path: Path) -> None:
+    """The decision annotations come from the real authorizer; an impersonated request records
+    both the requestor (`user`) and whom it acts as (`impersonatedUser`)."""
+    server, log = audited_server(strom_server_factory, tmp_path, "- level: Metadata\n")
+    alice = Api(server, token=ALICE_TOKEN)
+    denied = alice.get("/api/v1/namespaces/kube-system/secrets")
+    assert denied.status == 403
+    event = complete(log, denied.headers["audit-id"])
+    assert event["annotations"] == {
+        "authorization.k8s.io/decision": "forbid",
+        "authorization.k8s.io/reason": "",
+    }
+    assert event["responseStatus"]["code"] == 403
+    admin = Api(server, token=ADMIN_TOKEN)
+    acting = admin.get(
+        "/api/v1/namespaces/default/configmaps",
+        headers={"Impersonate-User": "alice", "Impersonate-Group": "dev"},
+    )
+    assert acting.status == 403  # alice (group dev) may not list there
+    event = complete(log, acting.headers["audit-id"])
+    assert event["user"]["username"] == "admin"
+    assert event["impersonatedUser"] == {
+        "username": "alice",
+        "groups": ["dev", "system:authenticated"],
+    }
+    assert event["annotations"]["authorization.k8s.io/decision"] == "forbid"
