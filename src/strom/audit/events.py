@@ -33,7 +33,7 @@ from strom.audit.policy import (
     RequestAuditConfig,
     level_at_least,
 )
-from strom.auth.authn import UserInfo
+from strom.auth.authn import UserInfo, user_info_dict
 from strom.errors import StatusError
 from strom.requestinfo import RequestInfo, request_info
 from strom.server.http import Connection, Request, Response, Stream
@@ -129,7 +129,7 @@ class RequestAudit:
         """Who is asking is known: evaluate the policy and emit RequestReceived."""
         self._decide(user)
         if self.enabled:
-            self._user = _user_info(user)
+            self._user = user_info_dict(user)
             self._emit(RECEIVED, self._request.received)
 
     def unauthenticated(self) -> None:
@@ -162,7 +162,7 @@ class RequestAudit:
         """The request acts as `user` (kube's impersonation filter sets impersonatedUser after
         RequestReceived went out, so only the later stages carry it)."""
         if self.enabled:
-            self._impersonated = _user_info(user)
+            self._impersonated = user_info_dict(user)
 
     def authorized(self, decision: str = "allow", reason: str = "") -> None:
         """The authorizer's verdict, as kube's authorization filter annotates it: decision
@@ -334,19 +334,6 @@ class RequestAudit:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _user_info(user: UserInfo) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if user.username:
-        out["username"] = user.username
-    if user.uid:
-        out["uid"] = user.uid
-    if user.groups:
-        out["groups"] = list(user.groups)
-    if user.extra:
-        out["extra"] = {k: list(v) for k, v in user.extra.items()}
-    return out
 
 
 def _object_ref(info: RequestInfo) -> dict[str, str]:

@@ -41,6 +41,7 @@ __all__ = [
     "UserInfo",
     "bearer_token",
     "ensure_admin_token",
+    "user_info_dict",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,21 @@ class UserInfo:
     uid: str = ""
     groups: tuple[str, ...] = ()
     extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def user_info_dict(user: UserInfo) -> dict[str, object]:
+    """authentication.k8s.io/v1 UserInfo as JSON (empty fields omitted): audit events,
+    SelfSubjectReview and TokenReview all carry it."""
+    out: dict[str, object] = {}
+    if user.username:
+        out["username"] = user.username
+    if user.uid:
+        out["uid"] = user.uid
+    if user.groups:
+        out["groups"] = list(user.groups)
+    if user.extra:
+        out["extra"] = {k: list(v) for k, v in user.extra.items()}
+    return out
 
 
 ANONYMOUS = UserInfo(username=ANONYMOUS_USER, groups=(ALL_UNAUTHENTICATED,))

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from strom.auth.authn import UserInfo
-from strom.auth.rbac import PolicySnapshot, rules_review_status
+from strom.auth.rbac import PolicySnapshot
 from strom.cache.state import StateCache
 from strom.storage.base import Change
 
@@ -28,7 +27,7 @@ _CLUSTER_ROLE_BINDINGS = RBAC_PREFIX + "clusterrolebindings/"
 
 
 class CachedPolicy:
-    """The current PolicySnapshot (call it), plus SelfSubjectRulesReview over it."""
+    """The current PolicySnapshot: call it."""
 
     def __init__(self, cache: StateCache) -> None:
         self._cache = cache
@@ -61,6 +60,3 @@ class CachedPolicy:
         if state is None:
             return iter(())
         return (entry.obj for entry in state.entries.values())
-
-    def rules_review_status(self, user: UserInfo, namespace: str) -> dict[str, Any]:
-        return rules_review_status(self(), user, namespace)

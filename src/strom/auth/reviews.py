@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from strom.auth.authn import UserInfo
+from strom.auth.authn import UserInfo, user_info_dict
 from strom.auth.authz import Attributes, Authorizer, Decision
 from strom.errors import Cause, StatusError
 
@@ -273,14 +273,7 @@ def token_review(
     user, token_audiences, error = authenticate(token, audiences or api_audiences)
     status: dict[str, Any] = {"authenticated": user is not None}
     if user is not None:
-        info: dict[str, Any] = {"username": user.username}
-        if user.uid:
-            info["uid"] = user.uid
-        if user.groups:
-            info["groups"] = list(user.groups)
-        if user.extra:
-            info["extra"] = {k: list(v) for k, v in user.extra.items()}
-        status["user"] = info
+        status["user"] = user_info_dict(user)
         if token_audiences:
             status["audiences"] = token_audiences
     else:

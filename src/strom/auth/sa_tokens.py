@@ -78,11 +78,8 @@ class ServiceAccountTokens:
     def authenticate_token(self, token: str) -> UserInfo | None:
         """The ServiceAccount user of a valid token; None when the token is not ours; raises
         TokenRejected when it is ours and bad (expired, wrong audience, stale binding)."""
-        return self.authenticate_for(token, None)
-
-    def authenticate_for(self, token: str, audiences: list[str] | None) -> UserInfo | None:
         try:
-            found = self._authenticate(token, audiences)
+            found = self._authenticate(token, None)
         except InvalidToken as exc:
             raise TokenRejected(str(exc)) from None
         return None if found is None else found[0]

@@ -35,6 +35,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from strom.registry.patch.gojson import unmarshal_type_error
+
 __all__ = [
     "DEFAULT_LEEWAY",
     "ERR_CRYPTO",
@@ -572,18 +574,6 @@ def _json_object(data: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _json_kind(value: object) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    return "number"
-
-
 class _Abort(Exception):
     """A custom unmarshaler's error: Go stops decoding at once."""
 
@@ -597,9 +587,7 @@ class _Decoder:
 
     def _mismatch(self, value: object, go_type: str) -> None:
         if self.error is None:
-            self.error = (
-                f"json: cannot unmarshal {_json_kind(value)} into Go value of type {go_type}"
-            )
+            self.error = unmarshal_type_error(value, go_type)
 
     def string(self, value: object) -> str:
         if value is None or isinstance(value, str):

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import yaml
 
-from strom.auth.authn import UserInfo
+from strom.auth.authn import UserInfo, user_info_dict
 from strom.auth.reviews import access_review, rules_review, token_review
 from strom.auth.services import TOKEN_REQUEST, AuthServices
 from strom.errors import StatusError
@@ -474,18 +474,11 @@ class ResourceAPI:
         if rt.plural == "selfsubjectreviews":
             # The request carries nothing but its type (kubectl sends it as protobuf): the
             # answer depends only on who asks, so the body is not decoded.
-            user_info: dict[str, Any] = {"username": user.username}
-            if user.uid:
-                user_info["uid"] = user.uid
-            if user.groups:
-                user_info["groups"] = list(user.groups)
-            if user.extra:
-                user_info["extra"] = {k: list(v) for k, v in user.extra.items()}
             out = {
                 "kind": rt.kind,
                 "apiVersion": rt.api_version,
                 "metadata": {"creationTimestamp": now_rfc3339()},
-                "status": {"userInfo": user_info},
+                "status": {"userInfo": user_info_dict(user)},
             }
             return json_response(out, request, status=201)
         if rt.namespaced and not rp.namespace:

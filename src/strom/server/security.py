@@ -142,8 +142,9 @@ class Security:
         rules: RulesResolver
         if cfg.authorization_mode == "RBAC":
             policy = CachedPolicy(cache)
-            mode: Authorizer = RBACAuthorizer(policy)
-            rules = policy
+            rbac = RBACAuthorizer(policy)
+            mode: Authorizer = rbac
+            rules = rbac
         else:
             mode = AlwaysAllow()
             rules = AlwaysAllowRules()
