@@ -6,7 +6,12 @@ exactly as Go's `%q` (strconv.Quote) quotes them.
 
 from __future__ import annotations
 
-__all__ = ["go_quote"]
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+__all__ = ["aggregate_errors", "go_json_marshal", "go_quote", "go_quote_list"]
 
 _ESCAPES = {
     "\a": "\\a",
@@ -38,3 +43,33 @@ def go_quote(text: str) -> str:
             out.append(f"\\U{ord(ch):08x}")
     out.append('"')
     return "".join(out)
+
+
+def go_quote_list(items: Iterable[str]) -> str:
+    """Go's `%q` of a []string: `["a" "b"]`."""
+    return "[" + " ".join(go_quote(item) for item in items) + "]"
+
+
+def aggregate_errors(messages: Sequence[str]) -> str:
+    """utilerrors.NewAggregate(...).Error(): repeats dropped, one message alone, several as
+    `[a, b]`."""
+    unique = list(dict.fromkeys(messages))
+    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+
+
+_JSON_ESCAPES = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
+
+
+def go_json_marshal(value: Any) -> str:
+    """encoding/json.Marshal: compact, map keys sorted at every level, and <, >, & and the
+    line separators U+2028/U+2029 escaped as Go's HTML-safe encoder writes them."""
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    for char, escape in _JSON_ESCAPES:
+        text = text.replace(char, escape)
+    return text

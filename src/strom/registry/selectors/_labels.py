@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from strom.errors import StatusError
-from strom.gofmt import go_quote
+from strom.gofmt import aggregate_errors, go_quote
 
 _Labels = Mapping[str, str]
 _LabelTest = Callable[[_Labels], bool]
@@ -103,12 +103,6 @@ def _label_value_errors(value: str) -> list[str]:
 def _invalid(path: str, bad_value: str, detail: str) -> str:
     """field.Invalid(...).Error() for a string bad value."""
     return f"{path}: Invalid value: {go_quote(bad_value)}: {detail}"
-
-
-def _aggregate(errors: list[str]) -> str:
-    """utilerrors.NewAggregate(...).Error(): one message bare, several deduped in brackets."""
-    unique = list(dict.fromkeys(errors))
-    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
 
 
 # --- label requirements ----------------------------------------------------------------------
@@ -390,7 +384,7 @@ class _LabelParser:
             op = self._operator()
             values = self._value_set() if op in (_IN, _NOT_IN) else self._exact_value()
         if errs := _requirement_errors(key, op, values, key_path=""):
-            raise _SelectorSyntaxError(_aggregate(errs))
+            raise _SelectorSyntaxError(aggregate_errors(errs))
         return key, op, values
 
     def _key_and_inferred_operator(self) -> tuple[str, str]:
@@ -499,5 +493,5 @@ def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:
 
 def _checked(key: str, op: str, values: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
     if errs := _requirement_errors(key, op, values, key_path="key"):
-        raise StatusError.bad_request(_aggregate(errs))
+        raise StatusError.bad_request(aggregate_errors(errs))
     return key, op, values

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import orjson
-
+from strom.gofmt import go_json_marshal
 from strom.registry.tables._columns import column, meta_doc
 from strom.registry.tables._format import age, as_dict, as_list, go_float, parse_time
 from strom.registry.tables._jsonpath import Path, PathError, compile_path
@@ -100,21 +99,7 @@ def _text(value: Any) -> str:
         return go_float(value)
     if isinstance(value, str):
         return value
-    return _go_json(value)
-
-
-def _go_json(value: Any) -> str:
-    """Go's json.Marshal: compact, map keys sorted, <, >, & and line separators escaped."""
-    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    for char, escape in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escape)
-    return text
+    return go_json_marshal(value)
 
 
 def _typed(type_: str, value: Any, now: datetime) -> Any:
