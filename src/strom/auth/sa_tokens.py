@@ -47,6 +47,16 @@ def _rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _user_of(claims: ServiceAccountClaims) -> UserInfo:
+    """The identity a ServiceAccount token authenticates as (ServiceAccountInfo.UserInfo)."""
+    return UserInfo(
+        username=claims.username,
+        uid=claims.uid,
+        groups=(*claims.groups, "system:authenticated"),
+        extra={k: tuple(v) for k, v in claims.extra().items()},
+    )
+
+
 def _parse_time(text: Any) -> float | None:
     if not isinstance(text, str) or not text:
         return None
@@ -79,39 +89,29 @@ class ServiceAccountTokens:
         """The ServiceAccount user of a valid token; None when the token is not ours; raises
         TokenRejected when it is ours and bad (expired, wrong audience, stale binding)."""
         try:
-            found = self._authenticate(token, None)
+            found = self._verifier.verify_and_derive(token, _user_of)
+            if found is None:
+                return None
+            self._validate(found[0], token)
         except InvalidToken as exc:
             raise TokenRejected(str(exc)) from None
-        return None if found is None else found[0]
+        return found[1]
 
     def review(self, token: str, audiences: list[str]) -> tuple[UserInfo | None, list[str], str]:
         """TokenReview's answer: the user, the audiences the token is good for among those
         asked, and why not when it is not."""
         try:
-            found = self._authenticate(token, audiences)
+            claims = self._verifier.verify(token, audiences=audiences)
+            if claims is None:
+                return None, [], ""
+            self._validate(claims, token)
         except InvalidToken as exc:
             return None, [], str(exc)
-        if found is None:
-            return None, [], ""
-        user, token_audiences = found
-        return user, [a for a in audiences if a in token_audiences] or audiences, ""
+        good = [a for a in audiences if a in claims.audiences] or audiences
+        return _user_of(claims), good, ""
 
     def issue_legacy(self, namespace: str, name: str, uid: str, secret_name: str) -> str:
         return self._issuer.issue_legacy(namespace, name, uid, secret_name)
-
-    def _authenticate(
-        self, token: str, audiences: list[str] | None
-    ) -> tuple[UserInfo, tuple[str, ...]] | None:
-        claims = self._verifier.verify(token, audiences=audiences)
-        if claims is None:
-            return None
-        self._validate(claims, token)
-        return UserInfo(
-            username=claims.username,
-            uid=claims.uid,
-            groups=(*claims.groups, "system:authenticated"),
-            extra={k: tuple(v) for k, v in claims.extra().items()},
-        ), tuple(claims.audiences)
 
     def _validate(self, claims: ServiceAccountClaims, token: str) -> None:
         """kube's validator: every object the token names must still be there, with its uid

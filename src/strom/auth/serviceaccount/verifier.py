@@ -7,9 +7,9 @@ import json
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import jwt
 
@@ -34,12 +34,15 @@ from strom.auth.serviceaccount.claims import (
     ServiceAccountClaims,
 )
 from strom.auth.serviceaccount.keys import JWS, algorithm_for, key_id, public_key_of
+from strom.auth.serviceaccount.verified import VerifiedTokens
 from strom.gofmt import aggregate_errors, go_quote, go_quote_list
 from strom.registry.patch.gojson import unmarshal_type_error
 
 # go-jose's claim unmarshalling errors (jwt/claims.go) for NumericDate and Audience.
 _ERR_NUMERIC_DATE = "go-jose/go-jose/jwt: expected number value to unmarshal NumericDate"
 _ERR_AUDIENCE = "go-jose/go-jose/jwt: expected string or array value to unmarshal to Audience"
+
+T = TypeVar("T")
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -255,6 +258,18 @@ def _check_times(public: _Public, now: float) -> None:
         raise InvalidToken(ERR_ISSUED_IN_FUTURE)
 
 
+@dataclass(slots=True, eq=False)
+class _Verified:
+    """A token whose signature one of our keys made, decoded."""
+
+    legacy: bool
+    public: _Public
+    claims: ServiceAccountClaims
+    api_checked: bool = False  # issuer, API audiences and legacy rules passed
+    derived: object = None  # verify_and_derive's result for `derive`
+    derive: object = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
     key: PublicKey
@@ -281,6 +296,8 @@ class TokenVerifier:
         self._issuers = frozenset(i for i in issuers if i)
         self._legacy = legacy
         self.api_audiences = tuple(api_audiences)
+        # Tokens whose signature verified, with what follows from that alone: verified.py
+        self._verified: VerifiedTokens[_Verified] = VerifiedTokens()
 
     def verify(
         self, token: str, now: float | None = None, *, audiences: Sequence[str] | None = None
@@ -290,8 +307,49 @@ class TokenVerifier:
         issuer) so other authenticators may try it; InvalidToken with kube's message when it
         is ours and bad. `audiences` are those asked for (TokenReview's spec.audiences);
         None means the API audiences. Bound objects are not looked up here."""
+        entry = self._checked(token, audiences, time.time() if now is None else now)
+        return None if entry is None else entry.claims
+
+    def verify_and_derive(
+        self, token: str, derive: Callable[[ServiceAccountClaims], T], now: float | None = None
+    ) -> tuple[ServiceAccountClaims, T] | None:
+        """`verify` for the API audiences, plus `derive(claims)` (a pure function, such as the
+        UserInfo the claims make), computed once per cached token and reused on every hit."""
+        entry = self._checked(token, None, time.time() if now is None else now)
+        if entry is None:
+            return None
+        if entry.derived is None or entry.derive is not derive:
+            entry.derived, entry.derive = derive(entry.claims), derive
+        return entry.claims, cast(T, entry.derived)
+
+    def _checked(self, token: str, audiences: Sequence[str] | None, now: float) -> _Verified | None:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             return None
+        entry = self._verified.get(token)
+        if entry is None:
+            found = self._verify_new(token)
+            if found is None:
+                return None
+            entry = _Verified(*found)
+            self._verified.put(token, entry)
+        # Issuer, audiences and the legacy claim rules depend only on the token, so their
+        # passing for the API audiences is remembered; the clock is read on every call.
+        if audiences is not None or not entry.api_checked:
+            legacy, public, claims = entry.legacy, entry.public, entry.claims
+            allowed = {LEGACY_ISSUER} if legacy else self._issuers
+            if public.iss not in allowed:
+                raise InvalidToken(f"token issuer {go_quote(public.iss)} is invalid")
+            self._check_audiences(public, audiences)
+            if legacy:
+                _check_legacy(public, claims)
+            entry.api_checked = entry.api_checked or audiences is None
+        if not entry.legacy:
+            _check_times(entry.public, now)
+        return entry
+
+    def _verify_new(self, token: str) -> tuple[bool, _Public, ServiceAccountClaims] | None:
+        """The signature check and claim decoding: None when the token is not ours,
+        InvalidToken when it is and does not verify or decode."""
         issuer = self._claimed_issuer(token)
         if issuer is None:
             return None
@@ -309,15 +367,7 @@ class TokenVerifier:
         if not isinstance(kid, str):
             return None
         public, claims = self._verify_signature(token, header, kid, legacy)
-        allowed = {LEGACY_ISSUER} if legacy else self._issuers
-        if public.iss not in allowed:
-            raise InvalidToken(f"token issuer {go_quote(public.iss)} is invalid")
-        self._check_audiences(public, audiences)
-        if legacy:
-            _check_legacy(public, claims)
-        else:
-            _check_times(public, time.time() if now is None else now)
-        return claims
+        return legacy, public, claims
 
     @staticmethod
     def _claimed_issuer(token: str) -> str | None:

@@ -1,0 +1,3 @@
+module strom.bench/goload
+
+go 1.22
