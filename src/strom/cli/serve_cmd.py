@@ -101,6 +101,19 @@ def register(sub: Any) -> None:
     )
     serve.add_argument("--max-requests-inflight", type=int, default=400)
     serve.add_argument(
+        "--request-header-timeout",
+        type=_duration,
+        default=32.0,
+        help="close a connection whose request line and headers take longer (default 32s,"
+        " kube-apiserver's ReadHeaderTimeout; 0 disables)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=_duration,
+        default=90.0,
+        help="close a keep-alive connection idle this long (default 90s, kube's; 0 disables)",
+    )
+    serve.add_argument(
         "--compaction-interval",
         "--etcd-compaction-interval",
         dest="compaction_interval",
@@ -205,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
         api_audiences=tuple(a for a in args.api_audiences.split(",") if a),
         service_account_max_token_expiration=args.service_account_max_token_expiration,
         max_requests_inflight=args.max_requests_inflight,
+        request_header_timeout=args.request_header_timeout,
+        idle_timeout=args.idle_timeout,
         compaction_interval=args.compaction_interval,
         compaction_keep=args.compaction_retain,
         min_request_timeout=args.min_request_timeout,

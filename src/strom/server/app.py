@@ -30,7 +30,7 @@ from strom.registry.apidocs import ApiDocs
 from strom.registry.types import TypeTable
 from strom.requestinfo import request_info
 from strom.server.api import ResourceAPI
-from strom.server.http import Request, Response, Stream
+from strom.server.http import MAX_BODY, Request, Response, Stream
 from strom.server.metrics import Metrics, request_verb
 from strom.server.responses import (
     common_headers,
@@ -160,6 +160,10 @@ class App:
         if not health and self.in_flight >= self.max_in_flight:
             raise StatusError.too_many_requests()
         self._authorize(request, user, audit)
+        if request.too_large:
+            # Where kube's handlers hit their MaxBytesReader: after authentication and
+            # authorization, before anything reads the body.
+            raise StatusError.too_large(MAX_BODY)
         if health:
             return self._health(request)
         self.in_flight += 1

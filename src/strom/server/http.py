@@ -1,4 +1,5 @@
-"""HTTP/1.1 over TLS on asyncio transports: parsing with httptools, responses and chunked streams.
+"""HTTP/1.1 over TLS on asyncio transports: connections, responses and chunked streams; the
+parsing and framing rules are in the sans-IO `h1` module.
 
 Why not a framework: the watch path writes the same bytes to thousands of connections, and
 what decides throughput is the number of writes (see docs/http-stack.md). So a connection here
@@ -17,68 +18,32 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote
 
-import httptools
+from strom.server.h1 import (
+    MAX_BODY,
+    MAX_HEADER_BYTES,
+    ProtocolError,
+    Request,
+    RequestParser,
+    encode_head,
+    protocol_error_bytes,
+)
 
-from strom.errors import StatusError
-
-__all__ = ["Connection", "Handler", "Request", "Response", "Stream"]
+__all__ = [
+    "MAX_BODY",
+    "Connection",
+    "ConnectionLimits",
+    "ErrorResponder",
+    "Handler",
+    "Request",
+    "Response",
+    "Stream",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request body limit (3 MiB)
-_MAX_HEADER_BYTES = 1024 * 1024
 # Go's net/http switches to chunked encoding for bodies over its 2 KiB write buffer.
 _CONTENT_LENGTH_MAX = 2048
-
-_REASONS = {
-    200: b"OK",
-    201: b"Created",
-    202: b"Accepted",
-    204: b"No Content",
-    304: b"Not Modified",
-    400: b"Bad Request",
-    401: b"Unauthorized",
-    403: b"Forbidden",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    406: b"Not Acceptable",
-    409: b"Conflict",
-    410: b"Gone",
-    413: b"Request Entity Too Large",
-    415: b"Unsupported Media Type",
-    422: b"Unprocessable Entity",
-    429: b"Too Many Requests",
-    500: b"Internal Server Error",
-    503: b"Service Unavailable",
-    504: b"Gateway Timeout",
-}
-
-
-@dataclass(slots=True)
-class Request:
-    method: str
-    path: str  # percent-decoded path
-    raw_query: str
-    headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
-    body: bytes
-    peer_cert: dict[str, Any] | None
-    remote: str
-    received: float = field(default_factory=time.time)
-    # Impersonate-* headers one by one: `headers` joins repeats, and a group may hold ", ".
-    impersonation: list[tuple[str, str]] = field(default_factory=list)
-    _query: dict[str, list[str]] | None = None
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        if self._query is None:
-            self._query = parse_qs(self.raw_query, keep_blank_values=True)
-        return self._query
-
-    def param(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[0] if values else default
 
 
 @dataclass(slots=True)
@@ -110,6 +75,22 @@ class Stream:
 
 
 Handler = Callable[[Request], Awaitable[Response | Stream]]
+ErrorResponder = Callable[[Request], Response]
+"""The 500 `Status` for a request whose handler raised (the connection cannot build one:
+Status bodies are made in one place above it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """Go net/http's server limits as kube-apiserver sets them."""
+
+    max_header_bytes: int = MAX_HEADER_BYTES
+    max_body: int = MAX_BODY
+    # Reading a request's line and headers may take this long: from accepting the connection
+    # for the first, from the first byte for later ones (kube: ReadHeaderTimeout 32 s).
+    header_timeout: float = 32.0
+    # An idle keep-alive connection is closed after this (kube: IdleTimeout 90 s).
+    idle_timeout: float = 90.0
 
 
 class _Date:
@@ -128,15 +109,7 @@ class _Date:
 
 
 def _head(status: int, content_type: str, headers: list[tuple[str, str]], extra: bytes) -> bytes:
-    parts = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
-    for name, value in headers:
-        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
-    if content_type:
-        parts.append(b"Content-Type: %s\r\n" % content_type.encode())
-    parts.append(b"Date: %s\r\n" % _Date.get())
-    parts.append(extra)
-    parts.append(b"\r\n")
-    return b"".join(parts)
+    return encode_head(status, content_type, headers, extra, _Date.get())
 
 
 class Connection(asyncio.Protocol):
@@ -144,27 +117,28 @@ class Connection(asyncio.Protocol):
 
     Per-connection state (event loop only):
       transport: set in connection_made; None after connection_lost.
-      _parser / _cur_*: the request being parsed.
+      _parser: the sans-IO request parser (h1.RequestParser); None while a stream runs.
       _pending: parsed requests not yet handled (bounded by reading pauses).
-      _worker: the task handling `_pending`, one at a time; owned and cancelled here.
+      _worker: the task handling `_pending`, one at a time; owned and cancelled here, and
+        guarded: whatever it raises is logged and ends the connection, never lost.
+      _timer: the header or idle deadline, armed only while the connection waits for a
+        client (never during a handler or a stream).
       _can_write: cleared while the transport asks us to pause writing.
     """
 
     # Slots: thousands of idle watch connections make per-connection bytes count.
     __slots__ = (
-        "_body",
-        "_body_size",
+        "_broken",
         "_can_write",
         "_close_callbacks",
         "_closed",
+        "_error_responder",
         "_handler",
-        "_headers",
-        "_impersonation",
+        "_limits",
         "_parser",
         "_pending",
-        "_too_large",
+        "_timer",
         "_tracker",
-        "_url",
         "_worker",
         "bytes_while_paused",
         "closing",
@@ -175,19 +149,24 @@ class Connection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, handler: Handler, tracker: set[Connection]) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        tracker: set[Connection],
+        *,
+        error_responder: ErrorResponder,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
         self._handler = handler
+        self._error_responder = error_responder
+        self._limits = limits or ConnectionLimits()
         self._tracker = tracker
         self.transport: asyncio.Transport | None = None
-        self._parser: Any = httptools.HttpRequestParser(self)
-        self._url = b""
-        self._headers: dict[str, str] = {}
-        self._impersonation: list[tuple[str, str]] = []
-        self._body: list[bytes] = []
-        self._body_size = 0
-        self._too_large = False
+        self._parser: RequestParser | None = None
         self._pending: list[Request] = []
         self._worker: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._broken: ProtocolError | None = None  # to answer once earlier requests are
         # Created on first use: most connections never wait for either.
         self._can_write: asyncio.Event | None = None
         self._closed: asyncio.Future[None] | None = None
@@ -213,9 +192,11 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.remote = str(peer[0]) if peer else ""
         tr.set_write_buffer_limits(high=256 * 1024)
+        self._arm(self._limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self._disarm()
         self._tracker.discard(self)
         if self._can_write is not None:
             self._can_write.set()
@@ -240,111 +221,96 @@ class Connection(asyncio.Protocol):
         self.paused_since = 0.0
 
     def data_received(self, data: bytes) -> None:
-        if self._parser is None:
-            self._parser = httptools.HttpRequestParser(self)
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(400, "upgrade not supported")
-        except httptools.HttpParserError:
-            self._fail(400, "malformed HTTP request")
-
-    # --- httptools callbacks -------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = {}
-        self._impersonation = []
-        self._body = []
-        self._body_size = 0
-        self._too_large = False
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        old = self._headers.get(key)
-        self._headers[key] = text if old is None else f"{old}, {text}"
-        if key.startswith("impersonate-"):
-            self._impersonation.append((key, text))
-
-    def on_headers_complete(self) -> None:
-        length = self._headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY:
-            self._too_large = True
-
-    def on_body(self, body: bytes) -> None:
-        if self._too_large:
+        parser = self._parser
+        if parser is None:
+            parser = self._parser = RequestParser(
+                peer_cert=self.peer_cert,
+                remote=self.remote,
+                max_header_bytes=self._limits.max_header_bytes,
+                max_body=self._limits.max_body,
+            )
+        was_in_message = parser.in_message
+        for event in parser.feed(data):
+            if isinstance(event, ProtocolError):
+                if self._pending and self._worker is None:
+                    self._broken = event  # answer the complete requests before it first
+                    break
+                self._protocol_error(event)
+                return
+            self._pending.append(event)
+        if parser.in_headers and not was_in_message and self._worker is None:
+            # Go: a later request's headers get the header timeout from its first byte.
+            self._arm(self._limits.header_timeout)
+        elif not parser.in_headers and self._worker is None and not self._pending:
+            self._disarm()  # a body on its way: the handler's business, as in Go
+        if not self._pending:
             return
-        self._body_size += len(body)
-        if self._body_size > MAX_BODY:
-            self._too_large = True
-            self._body = []
-            return
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        parsed = httptools.parse_url(self._url)
-        method = self._parser.get_method().decode()
-        path = unquote(parsed.path.decode("latin-1"))
-        query = parsed.query.decode("latin-1") if parsed.query else ""
-        request = Request(
-            method=method,
-            path=path,
-            raw_query=query,
-            headers=self._headers,
-            body=b"".join(self._body),
-            peer_cert=self.peer_cert,
-            remote=self.remote,
-            impersonation=self._impersonation,
-        )
-        # The request owns these now; the connection keeps nothing of it (a watch's request
-        # would otherwise stay alive as long as the watch).
-        self._url, self._headers, self._body, self._impersonation = b"", {}, [], []
-        if self._too_large:
-            request.headers["x-strom-too-large"] = "1"
-        self._pending.append(request)
         if len(self._pending) > 16 and self.transport is not None:
             self.transport.pause_reading()  # a client pipelining too far waits for us
         if self._worker is None:
+            self._disarm()
             self._worker = asyncio.get_running_loop().create_task(
                 self._work(), name=f"http-conn-{self.remote}"
             )
+
+    # --- deadlines -----------------------------------------------------------------------
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        if seconds > 0 and self.transport is not None:
+            self._timer = asyncio.get_running_loop().call_later(seconds, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        """Go closes a connection whose headers or next request did not come in time,
+        without an answer."""
+        self._timer = None
+        if self._worker is None and not self.streaming:
+            self.abort()
 
     # --- handling ------------------------------------------------------------------------
     async def _work(self) -> None:
         try:
             while self._pending and self.transport is not None:
-                if self.transport is not None and len(self._pending) <= 17:
+                if len(self._pending) <= 17:
                     self.transport.resume_reading()
                 # No local reference: a watch's request must not live as long as the watch.
                 keep_alive = await self._handle(self._pending.pop(0)) and not self.closing
                 if not keep_alive:
                     self.close()
                     return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug below the handler's own guard (writing, a stream's end): the response
+            # may be half written, so the only safe answer is to close.
+            log.exception("connection from %s failed; closing it", self.remote)
+            self.abort()
         finally:
             self._worker = None
+            if self._broken is not None:
+                self._protocol_error(self._broken)
+            elif self.transport is not None and not self._pending:
+                parser = self._parser
+                waiting_headers = parser is not None and parser.in_headers
+                self._arm(
+                    self._limits.header_timeout if waiting_headers else self._limits.idle_timeout
+                )
 
     async def _handle(self, request: Request) -> bool:
         keep_alive = request.headers.get("connection", "").lower() != "close"
-        if "x-strom-too-large" in request.headers:
-            err = StatusError.too_large(MAX_BODY)
-            from strom.server.responses import status_response
-
-            response: Response | Stream = status_response(err, request)
-            response.headers.append(("Connection", "close"))
-            keep_alive = False
-        else:
-            try:
-                response = await self._handler(request)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("handler failed for %s %s", request.method, request.path)
-                from strom.server.responses import status_response
-
-                response = status_response(StatusError.internal("unexpected error"), request)
+        if request.too_large:
+            keep_alive = False  # the rest of the body was not read as a request either
+        try:
+            response = await self._handler(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("handler failed for %s %s", request.method, request.path)
+            response = self._error_responder(request)
         if isinstance(response, Stream):
             del request  # a watch may last an hour: keep no request state alive meanwhile
             if self.transport is None:
@@ -356,6 +322,8 @@ class Connection(asyncio.Protocol):
             finally:
                 self._end_stream(response)
             return keep_alive
+        if not keep_alive:
+            response.headers.append(("Connection", "close"))
         self._send(response, head_only=request.method == "HEAD")
         return keep_alive
 
@@ -454,37 +422,33 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def _fail(self, status: int, message: str) -> None:
-        if self.transport is None:
+    def _protocol_error(self, error: ProtocolError) -> None:
+        """Answer as Go's net/http does (plain text) and close; nothing more is read."""
+        if self._worker is None:
+            self._broken = None
+        if self.transport is None or self.transport.is_closing():
             return
-        err = StatusError(status, "BadRequest", message)
-        from strom.server.responses import encode_status
-
-        body = encode_status(err, pretty=False)
-        self.transport.write(
-            _head(
-                status,
-                "application/json",
-                [("Connection", "close")],
-                b"Content-Length: %d\r\n" % len(body),
-            )
-            + body
-        )
-        self.transport.close()
+        if self._worker is None:
+            self.transport.write(protocol_error_bytes(error))
+            self.transport.close()
+        else:
+            self._broken = error  # answered in order, after the request being handled
 
 
 async def serve(
     *,
     handler: Handler,
+    error_responder: ErrorResponder,
     host: str,
     port: int,
     ssl_context: Any,
     connections: set[Connection],
+    limits: ConnectionLimits | None = None,
 ) -> asyncio.Server:
     """Start listening; the caller owns the returned server and `connections`."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: Connection(handler, connections),
+        lambda: Connection(handler, connections, error_responder=error_responder, limits=limits),
         host=host,
         port=port,
         ssl=ssl_context,

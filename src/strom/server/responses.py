@@ -130,3 +130,9 @@ def raw_response(
     if media.yaml or wants_pretty(request):
         return json_response(orjson.loads(body), request, status=status, media=media)
     return Response(status, body, "application/json", common_headers())
+
+
+def internal_error_response(request: Request) -> Response:
+    """The answer to a request whose handler raised: kube's 500 `Status` (its recovery
+    filter's wording)."""
+    return status_response(StatusError.internal("unexpected error"), request)

@@ -29,7 +29,8 @@ from strom.registry.rest import Registry
 from strom.registry.types import TypeTable
 from strom.server.api import ResourceAPI
 from strom.server.app import App
-from strom.server.http import Connection, close_all, serve
+from strom.server.http import Connection, ConnectionLimits, close_all, serve
+from strom.server.responses import internal_error_response
 from strom.server.security import Security, SecurityConfig
 from strom.server.watch import WatchConfig
 from strom.storage.base import StorageError, Store
@@ -64,6 +65,8 @@ class ServeConfig:
     api_audiences: tuple[str, ...] = ()
     service_account_max_token_expiration: float = 0.0  # seconds; 0: no cap beyond kube's
     max_requests_inflight: int = 400
+    request_header_timeout: float = 32.0  # kube-apiserver's http.Server ReadHeaderTimeout
+    idle_timeout: float = 90.0  # and its IdleTimeout for keep-alive connections
     compaction_interval: float = 300.0  # seconds; 0 disables
     compaction_keep: int = 1000  # newest revisions always kept (kine's minimum)
     min_request_timeout: float = 1800.0
@@ -259,6 +262,10 @@ async def run(cfg: ServeConfig) -> int:
     try:
         server = await serve(
             handler=app,
+            error_responder=internal_error_response,
+            limits=ConnectionLimits(
+                header_timeout=cfg.request_header_timeout, idle_timeout=cfg.idle_timeout
+            ),
             host=cfg.bind_address,
             port=cfg.secure_port,
             ssl_context=ssl_ctx,
