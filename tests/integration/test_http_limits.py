@@ -247,3 +247,19 @@ def test_ten_thousand_pipelined_requests_answered_in_order(limited: StromServer)
         assert status == 200, (i, body[:200])
         assert json.loads(body)["metadata"]["name"] == names[i % 3], i
     sender.join(timeout=30)
+
+
+def test_health_checks_name_and_check_the_store(limited: StromServer) -> None:
+    sock = connect(limited)
+    reader = Reader(sock)
+    store = "etcd" if "--etcd-servers" in " ".join(limited.extra_args) else "sqlite"
+    for path, want in (
+        ("/readyz?verbose", f"[+]{store} ok\n[+]informer-sync ok\nreadyz check passed\n"),
+        ("/livez?verbose", f"[+]{store} ok\nlivez check passed\n"),
+        (f"/readyz/{store}", "ok"),
+    ):
+        sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path.encode(), auth(limited)))
+        status, _, body = reader.response()
+        assert status == 200 and body.decode().endswith(want), (path, body)
+    sock.sendall(b"GET /readyz/no-such-check HTTP/1.1\r\nHost: x\r\n%s\r\n" % auth(limited))
+    assert reader.response()[0] == 404

@@ -15,6 +15,7 @@ Without it the cost is a few `is None` tests, plus echoing a client's `Audit-ID`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -39,6 +40,7 @@ from strom.server.responses import (
     status_response,
 )
 from strom.server.routes import parse_resource_path
+from strom.storage.base import StorageError
 
 __all__ = ["KUBE_VERSION", "App"]
 
@@ -61,7 +63,7 @@ KUBE_VERSION = {
 }
 
 _V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
-_HEALTH_CHECKS = ("ping", "log", "etcd", "informer-sync", "poststarthook/crd-informer-synced")
+_STORE_CHECK_TIMEOUT = 2.0  # kube-apiserver --etcd-healthcheck-timeout
 _PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 _OPENID_PATHS = ("/.well-known/openid-configuration", "/openid/v1/jwks")
 
@@ -165,7 +167,7 @@ class App:
             # authorization, before anything reads the body.
             raise StatusError.too_large(MAX_BODY)
         if health:
-            return self._health(request)
+            return await self._health(request)
         self.in_flight += 1
         try:
             return await self._route(request, user)
@@ -270,24 +272,37 @@ class App:
         return result
 
     # --- non-resource endpoints ----------------------------------------------------------
-    def _health(self, request: Request) -> Response:
+    async def _health(self, request: Request) -> Response:
+        """/healthz, /livez, /readyz as kube's healthz handler writes them, each check real:
+        the store answers a read (`sqlite`, or `etcd` as kube names it) and, except for
+        liveness, the watch cache has loaded (`informer-sync`). `/readyz/<check>` asks one."""
         path = request.path.rstrip("/")
         if path == "/version":
             return json_response(KUBE_VERSION, request)
-        name = path.split("/")[1]
-        ok = self.ready or name == "livez"
-        if "verbose" in request.query:
-            lines = [f"[+]{c} ok" for c in _HEALTH_CHECKS]
-            if not ok:
-                lines[-1] = f"[-]{_HEALTH_CHECKS[-1]} failed: reason withheld"
+        parts = path.split("/")
+        name = parts[1]
+        store = self.api.registry.store
+        checks: list[tuple[str, str | None]] = [("ping", None), ("log", None)]
+        try:
+            await asyncio.wait_for(store.check_health(), _STORE_CHECK_TIMEOUT)
+            checks.append((store.health_check_name, None))
+        except (StorageError, TimeoutError) as exc:
+            log.warning("%s check: %s", store.health_check_name, exc or "timed out")
+            checks.append((store.health_check_name, "reason withheld"))
+        if name != "livez":
+            checks.append(("informer-sync", None if self.ready else "reason withheld"))
+        if len(parts) > 2:
+            wanted = "/".join(parts[2:])
+            checks = [c for c in checks if c[0] == wanted]
+            if not checks:
+                raise StatusError.no_route()
+        ok = all(reason is None for _, reason in checks)
+        if ok and "verbose" not in request.query:
+            text = "ok"
+        else:  # kube lists every check when asked to, or when one failed
+            lines = [f"[+]{c} ok" if r is None else f"[-]{c} failed: {r}" for c, r in checks]
             verdict = f"{name} check passed" if ok else f"{name} check failed"
             text = "\n".join([*lines, verdict]) + "\n"
-        else:
-            text = (
-                "ok"
-                if ok
-                else f"[-]{_HEALTH_CHECKS[-1]} failed: reason withheld\n{name} check failed"
-            )
         headers = [*common_headers(), ("X-Content-Type-Options", "nosniff")]
         return Response(200 if ok else 500, text.encode(), "text/plain; charset=utf-8", headers)
 

@@ -134,6 +134,16 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def health_check_name(self) -> str:
+        """What /livez and /readyz call the store's check: `sqlite`, or `etcd` as kube does."""
+        ...
+
+    async def check_health(self) -> None:
+        """Return when the store answers a real read (and can take writes); raise
+        StorageError with the reason otherwise. Called by /healthz, /livez and /readyz."""
+        ...
+
     async def get(self, key: str) -> KeyValue | None: ...
 
     async def list_prefix(

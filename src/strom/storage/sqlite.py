@@ -125,6 +125,17 @@ class SQLiteStore:
             self._writer = None
         self._readers.shutdown(wait=True)
 
+    health_check_name = "sqlite"
+
+    async def check_health(self) -> None:
+        """A query through a reader thread, and the single writer thread still running."""
+        if self._writer is None or not self._writer.is_alive():
+            raise StorageError("the sqlite writer is not running")
+        try:
+            await self._read(lambda conn: conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall())
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self._path}: {exc}") from exc
+
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)

@@ -133,6 +133,12 @@ class EtcdStore:
             self._keys.prefix,
         )
 
+    health_check_name = "etcd"
+
+    async def check_health(self) -> None:
+        """kube's etcd check: a linearizable read answered by the cluster's quorum."""
+        await self.current_revision_from_server()
+
     async def close(self) -> None:
         if self._feed is not None:
             await self._feed.close()
