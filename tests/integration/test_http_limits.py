@@ -105,8 +105,10 @@ def send_then_read(sock: ssl.SSLSocket, data: bytes) -> bytes:
     try:
         while chunk := sock.recv(65536):
             answer += chunk
-    except (ConnectionResetError, ssl.SSLError, TimeoutError):
+    except (ConnectionResetError, ssl.SSLError):
         pass
+    except TimeoutError:
+        raise AssertionError(f"the server did not close: {answer[:200]!r}") from None
     sender.join(timeout=20)
     return answer
 

@@ -75,6 +75,7 @@ class Stream:
 
 
 Handler = Callable[[Request], Awaitable[Response | Stream]]
+_RST_AVOIDANCE_DELAY = 0.5  # net/http rstAvoidanceDelay
 ErrorResponder = Callable[[Request], Response]
 """The 500 `Status` for a request whose handler raised (the connection cannot build one:
 Status bodies are made in one place above it)."""
@@ -229,6 +230,8 @@ class Connection(asyncio.Protocol):
                 max_header_bytes=self._limits.max_header_bytes,
                 max_body=self._limits.max_body,
             )
+        if parser.failed:
+            return  # answered and closing: what still comes is dropped
         was_in_message = parser.in_message
         for event in parser.feed(data):
             if isinstance(event, ProtocolError):
@@ -430,7 +433,11 @@ class Connection(asyncio.Protocol):
             return
         if self._worker is None:
             self.transport.write(protocol_error_bytes(error))
-            self.transport.close()
+            # Go's closeWriteAndWait: keep reading (and dropping, the parser has failed) for
+            # a moment before closing, or the kernel answers the client's unread bytes with
+            # a reset that can destroy the response before the client reads it.
+            self._disarm()
+            self._timer = asyncio.get_running_loop().call_later(_RST_AVOIDANCE_DELAY, self.close)
         else:
             self._broken = error  # answered in order, after the request being handled
 
