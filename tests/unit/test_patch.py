@@ -1,6 +1,6 @@
 """PATCH application: the three content types, strategic-merge directives, and kube's errors.
 
-Expected values come from kube-apiserver v1.36 captures (../shared/reference) where one exists,
+Expected values come from kube-apiserver v1.36 captures (tests/data/) where one exists,
 otherwise from apimachinery's strategicpatch test cases and handlers/patch.go.
 """
 

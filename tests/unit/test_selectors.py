@@ -24,7 +24,7 @@ from strom.registry.selectors import (
     parse_label_selector,
 )
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared/reference/kube-apiserver-v1.36"
+REFERENCE = Path(__file__).resolve().parents[1] / "data/kube-apiserver-v1.36"
 
 VALUE_RULE = (
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or"

@@ -20,7 +20,7 @@ from strom.registry.validation import (
 )
 from strom.registry.validation.fielderrors import go_float, go_quote
 
-CAPTURES = Path("/work/shared/reference/kube-apiserver-v1.36")
+CAPTURES = Path(__file__).resolve().parents[1] / "data/kube-apiserver-v1.36"
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or"
     " '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used"
@@ -67,7 +67,6 @@ def meta(name: str = "x", **extra: Any) -> dict[str, Any]:
 # --- the captures -------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CAPTURES.exists(), reason="captures not available")
 @pytest.mark.parametrize(
     ("capture", "obj"),
     [
