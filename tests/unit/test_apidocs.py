@@ -19,8 +19,9 @@ import pytest
 
 from strom.registry.apidocs import ApiDocs
 from strom.registry.kinds import BUILTIN, VIRTUAL, ResourceType
+from tests.captures import KUBE_APISERVER_V1_36
 
-CAPTURES = Path(__file__).resolve().parents[1] / "data/kube-apiserver-v1.36"
+CAPTURES = KUBE_APISERVER_V1_36
 SERVER_ADDRESS = "127.0.0.1:43287"  # the capture server's address
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 

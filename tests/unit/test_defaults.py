@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,8 +11,9 @@ import pytest
 from strom.registry.defaults import apply_defaults, initial_status, qos_class
 from strom.registry.defaults.quantity import canonical_quantity
 from strom.registry.kinds import BUILTIN, ResourceType
+from tests.captures import KUBE_APISERVER_V1_36
 
-REFERENCE = Path(__file__).resolve().parents[1] / "data/kube-apiserver-v1.36"
+REFERENCE = KUBE_APISERVER_V1_36
 RT = {(rt.group, rt.kind): rt for rt in BUILTIN}
 POD = RT[("", "Pod")]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -26,6 +25,7 @@ from strom.server.protobuf.wire import (
     signed64,
     unpack_varints,
 )
+from tests.captures import KUBE_APISERVER_V1_36
 
 
 # --- a minimal encoder ---------------------------------------------------------------------
@@ -407,7 +407,7 @@ def test_tables_know_core_field_numbers() -> None:
 
 
 # --- a real kube-apiserver encoding -------------------------------------------------------------
-REFERENCE = Path(__file__).resolve().parents[1] / "data/kube-apiserver-v1.36"
+REFERENCE = KUBE_APISERVER_V1_36
 _OD_ESCAPES = {"\\0": 0, "\\a": 7, "\\b": 8, "\\t": 9, "\\n": 10, "\\v": 11, "\\f": 12, "\\r": 13}
 
 

@@ -11,7 +11,6 @@ apiextensions-apiserver pkg/apiserver/conversion/converter.go (crConverter.Conve
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,8 +22,9 @@ from strom.registry.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from tests.captures import KUBE_APISERVER_V1_36
 
-REFERENCE = Path(__file__).resolve().parents[1] / "data/kube-apiserver-v1.36"
+REFERENCE = KUBE_APISERVER_V1_36
 
 VALUE_RULE = (
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,8 +18,9 @@ from strom.registry.validation import (
     validate_update,
 )
 from strom.registry.validation.fielderrors import go_float, go_quote
+from tests.captures import KUBE_APISERVER_V1_36
 
-CAPTURES = Path(__file__).resolve().parents[1] / "data/kube-apiserver-v1.36"
+CAPTURES = KUBE_APISERVER_V1_36
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or"
     " '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used"

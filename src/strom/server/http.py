@@ -75,10 +75,12 @@ class Stream:
 
 
 Handler = Callable[[Request], Awaitable[Response | Stream]]
-_RST_AVOIDANCE_DELAY = 0.5  # net/http rstAvoidanceDelay
 ErrorResponder = Callable[[Request], Response]
 """The 500 `Status` for a request whose handler raised (the connection cannot build one:
 Status bodies are made in one place above it)."""
+
+
+_RST_AVOIDANCE_DELAY = 0.5  # net/http rstAvoidanceDelay: how long a refused client may still send
 
 
 @dataclass(frozen=True, slots=True)
