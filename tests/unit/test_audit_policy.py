@@ -18,9 +18,9 @@ from strom.audit.policy import (
     load_policy,
     parse_policy,
 )
-from strom.auth.authn import UserInfo
 from strom.requestinfo import request_info
 from strom.server.http import Request, Response
+from strom.user import UserInfo
 
 HEADER = "apiVersion: audit.k8s.io/v1\nkind: Policy\n"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from strom.auth import AuthConfigError, Authenticator, TokenFile, UserInfo, ensure_admin_token
-from strom.auth.authn import ANONYMOUS, bearer_token
+from strom.auth.authn import bearer_token
 from strom.pki import client_ssl_context, ensure_pki, issue_client_cert, server_ssl_context
+from strom.user import ANONYMOUS
 
 
 def token_file(tmp_path: Path, text: str | bytes) -> Path:

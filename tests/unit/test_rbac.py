@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from strom.auth.authn import UserInfo
 from strom.auth.authz import Attributes, Decision
 from strom.auth.rbac import (
     FULL_AUTHORITY,
@@ -31,6 +30,7 @@ from strom.auth.rbac import (
     validate_role_ref_update,
     validate_subject,
 )
+from strom.user import UserInfo
 
 G = "rbac.authorization.k8s.io"
 ALICE = UserInfo("alice", groups=("devs", "system:authenticated"))

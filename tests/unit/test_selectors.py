@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from strom.errors import StatusError
-from strom.registry.selectors import (
+from strom.selectors import (
     label_selector_from_object,
     parse_field_selector,
     parse_label_selector,

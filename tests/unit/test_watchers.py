@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from strom.cache.watchers import Watcher, WatcherSet, WatchEvent
-from strom.registry.selectors import parse_field_selector, parse_label_selector
+from strom.selectors import parse_field_selector, parse_label_selector
 from strom.storage.base import Change, ChangeType
 
 

@@ -33,11 +33,11 @@ from strom.audit.policy import (
     RequestAuditConfig,
     level_at_least,
 )
-from strom.auth.authn import UserInfo, user_info_dict
 from strom.errors import StatusError
 from strom.requestinfo import RequestInfo, request_info
 from strom.server.http import Connection, Request, Response, Stream
 from strom.server.protobuf import decode_k8s_protobuf
+from strom.user import UserInfo, user_info_dict
 
 __all__ = ["EventSink", "RequestAudit", "set_audit_id"]
 

@@ -23,11 +23,20 @@ import hmac
 import logging
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, Protocol
 
 from strom.pki.certs import atomic_write
+from strom.user import (
+    ALL_AUTHENTICATED,
+    ALL_UNAUTHENTICATED,
+    ANONYMOUS,
+    ANONYMOUS_USER,
+    MASTERS_GROUP,
+    UserInfo,
+    user_info_dict,
+)
 
 __all__ = [
     "ALL_AUTHENTICATED",
@@ -46,10 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ALL_AUTHENTICATED = "system:authenticated"
-ALL_UNAUTHENTICATED = "system:unauthenticated"
-ANONYMOUS_USER = "system:anonymous"
-MASTERS_GROUP = "system:masters"
 TOKEN_FILE_MODE = 0o600
 
 _BARE_QUOTE = 'bare " in non-quoted-field'  # Go encoding/csv ErrBareQuote
@@ -70,34 +75,6 @@ class BearerAuthenticator(Protocol):
 
 class AuthConfigError(Exception):
     """An authentication config file is unusable; the message is one line naming file and line."""
-
-
-@dataclass(frozen=True, slots=True)
-class UserInfo:
-    """The authenticated identity (k8s.io/apiserver user.Info)."""
-
-    username: str
-    uid: str = ""
-    groups: tuple[str, ...] = ()
-    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-def user_info_dict(user: UserInfo) -> dict[str, object]:
-    """authentication.k8s.io/v1 UserInfo as JSON (empty fields omitted): audit events,
-    SelfSubjectReview and TokenReview all carry it."""
-    out: dict[str, object] = {}
-    if user.username:
-        out["username"] = user.username
-    if user.uid:
-        out["uid"] = user.uid
-    if user.groups:
-        out["groups"] = list(user.groups)
-    if user.extra:
-        out["extra"] = {k: list(v) for k, v in user.extra.items()}
-    return out
-
-
-ANONYMOUS = UserInfo(username=ANONYMOUS_USER, groups=(ALL_UNAUTHENTICATED,))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from strom.auth.authn import MASTERS_GROUP, UserInfo
 from strom.errors import StatusError, _Details
+from strom.user import MASTERS_GROUP, UserInfo
 
 __all__ = [
     "AlwaysAllow",

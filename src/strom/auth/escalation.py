@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from strom.auth.authn import UserInfo
 from strom.auth.authz import Attributes, Authorizer, Decision
 from strom.auth.rbac import (
     AGGREGATION_RULE_MESSAGE,
@@ -33,6 +32,7 @@ from strom.auth.rbac import (
 )
 from strom.errors import StatusError
 from strom.registry.kinds import ResourceType
+from strom.user import UserInfo
 
 __all__ = ["EscalationGuard"]
 

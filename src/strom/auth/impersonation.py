@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from strom.auth.authn import ALL_AUTHENTICATED, ALL_UNAUTHENTICATED, ANONYMOUS_USER, UserInfo
 from strom.auth.authz import Attributes, Authorizer, Decision, forbidden_error
 from strom.errors import StatusError
+from strom.user import ALL_AUTHENTICATED, ALL_UNAUTHENTICATED, ANONYMOUS_USER, UserInfo
 
 __all__ = ["IMPERSONATION_HEADERS", "impersonate", "service_account_groups", "split_sa_username"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from strom.auth.authn import UserInfo, user_info_dict
 from strom.auth.authz import Attributes, Authorizer, Decision
 from strom.errors import Cause, StatusError
+from strom.user import UserInfo, user_info_dict
 
 __all__ = [
     "RulesResolver",

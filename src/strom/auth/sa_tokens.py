@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from strom.auth.authn import TokenRejected, UserInfo
+from strom.auth.authn import TokenRejected
 from strom.auth.serviceaccount import (
     BoundRef,
     InvalidToken,
@@ -27,6 +27,7 @@ from strom.auth.serviceaccount import (
     legacy_token_mismatch,
 )
 from strom.errors import Cause, StatusError
+from strom.user import UserInfo
 
 __all__ = ["ObjectLookup", "ServiceAccountTokens"]
 

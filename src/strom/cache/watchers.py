@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from strom.registry.selectors import FieldSelector, LabelSelector
+from strom.selectors import FieldSelector, LabelSelector
 from strom.storage.base import Change, ChangeType
 
 __all__ = ["Encoder", "Sink", "WatchEvent", "Watcher", "WatcherSet", "chunk"]

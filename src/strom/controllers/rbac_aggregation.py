@@ -19,7 +19,7 @@ from strom.controllers.queue import WorkQueue, drain
 from strom.errors import StatusError
 from strom.registry.kinds import BUILTIN, ResourceType
 from strom.registry.rest import Registry, WriteOptions
-from strom.registry.selectors import label_selector_from_object
+from strom.selectors import label_selector_from_object
 from strom.storage.base import Change
 
 __all__ = ["CLUSTER_ROLES", "ClusterRoleAggregation", "aggregated_rules"]

@@ -22,7 +22,7 @@ import orjson
 from strom.cache.state import Entry, ResourceState, StateCache
 from strom.errors import StatusError
 from strom.registry.kinds import ResourceType
-from strom.registry.selectors import FieldSelector, LabelSelector
+from strom.selectors import FieldSelector, LabelSelector
 from strom.storage.base import Compacted, FutureRevision, Store
 
 __all__ = ["ListOptions", "ListPage", "decode_continue", "encode_continue", "list_objects"]

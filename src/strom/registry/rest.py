@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import orjson
 
-from strom.auth.authn import UserInfo
 from strom.cache.state import Entry, StateCache
 from strom.errors import Cause, StatusError
 from strom.registry import defaults, validation
@@ -28,6 +27,7 @@ from strom.registry.schemas import definition_name
 from strom.registry.strategies import Strategy, strategy_for
 from strom.registry.validation.decode_types import decode_type_error
 from strom.storage.base import Conflict, KeyExists, KeyNotFound, KeyValue, Store
+from strom.user import UserInfo
 
 __all__ = ["DeleteOptions", "Registry", "WriteOptions", "WriteResult"]
 

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 import yaml
 
-from strom.auth.authn import UserInfo, user_info_dict
 from strom.auth.reviews import access_review, rules_review, token_review
 from strom.auth.services import TOKEN_REQUEST, AuthServices
 from strom.errors import StatusError
@@ -26,9 +25,9 @@ from strom.registry.kinds import ResourceType
 from strom.registry.listing import ListOptions, ListPage, list_objects
 from strom.registry.meta import now_rfc3339, type_prefix
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions, WriteResult
-from strom.registry.selectors import parse_field_selector, parse_label_selector
 from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
+from strom.selectors import parse_field_selector, parse_label_selector
 from strom.server.http import Request, Response, Stream
 from strom.server.protobuf import decode_k8s_protobuf
 from strom.server.responses import (
@@ -39,6 +38,7 @@ from strom.server.responses import (
 )
 from strom.server.routes import ResourcePath
 from strom.server.watch import WatchConfig, open_watch
+from strom.user import UserInfo, user_info_dict
 
 __all__ = ["ResourceAPI"]
 

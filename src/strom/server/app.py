@@ -23,7 +23,7 @@ import orjson
 
 from strom import __version__
 from strom.audit import Auditor, RequestAudit, set_audit_id
-from strom.auth.authn import Authenticator, UserInfo
+from strom.auth.authn import Authenticator
 from strom.auth.authz import Attributes, Authorizer, Decision, forbidden_error
 from strom.auth.impersonation import impersonate
 from strom.errors import StatusError
@@ -41,6 +41,7 @@ from strom.server.responses import (
 )
 from strom.server.routes import parse_resource_path
 from strom.storage.base import StorageError
+from strom.user import UserInfo
 
 __all__ = ["KUBE_VERSION", "App"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from strom.auth import serviceaccount as sa
-from strom.auth.authn import Authenticator, UserInfo
+from strom.auth.authn import Authenticator
 from strom.auth.authz import AlwaysAllow, Authorizer, PrivilegedGroups, Union
 from strom.auth.escalation import EscalationGuard
 from strom.auth.policy_source import CachedPolicy
@@ -32,6 +32,7 @@ from strom.controllers.sa_token_secrets import TokenSecrets
 from strom.pki.certs import PKIError, check_key_mode
 from strom.registry.kinds import BUILTIN
 from strom.registry.rest import Registry
+from strom.user import UserInfo
 
 __all__ = ["AUTHORIZATION_MODES", "DEFAULT_ISSUER", "Security", "SecurityConfig"]
 

@@ -28,8 +28,8 @@ from strom.cache.watchers import Encoder, Watcher, WatchEvent
 from strom.errors import Cause, StatusError
 from strom.registry.kinds import ResourceType
 from strom.registry.listing import parse_rv
-from strom.registry.selectors import FieldSelector, LabelSelector, parse_field_selector
 from strom.registry.tables import to_table
+from strom.selectors import FieldSelector, LabelSelector, parse_field_selector
 from strom.server.http import Connection, Request, Stream
 from strom.server.responses import MediaType, common_headers
 from strom.storage.base import Compacted

@@ -36,9 +36,9 @@ from strom.auth.rbac.escalation import (
     only_gc_fields_changed,
     role_ref_rules,
 )
-from strom.auth.rbac.rules import RBAC_GROUP
 from strom.auth.rbac.snapshot import PolicySnapshot, RoleRefError
-from strom.auth.rbac.validation import (
+from strom.registry.rbac import RBAC_GROUP
+from strom.registry.validation.rbac_checks import (
     FieldError,
     validate_binding,
     validate_policy_rule,

@@ -9,11 +9,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from strom.auth.authn import MASTERS_GROUP, UserInfo
 from strom.auth.authz import Attributes, Decision
-from strom.auth.rbac.rules import RBAC_GROUP
 from strom.auth.rbac.snapshot import BindingSource, PolicySnapshot
 from strom.gofmt import aggregate_errors
+from strom.registry.rbac import RBAC_GROUP
+from strom.user import MASTERS_GROUP, UserInfo
 
 CACHE_SIZE = 4096
 """Most (user, groups, namespace) rule lists RBACAuthorizer keeps; least recently used go first."""

@@ -6,15 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from strom.auth.rbac.rules import (
-    ALL,
-    CompiledRule,
-    RuleFields,
-    policy_dict,
-    rule_fields,
-    strings_of,
-)
+from strom.auth.rbac.rules import ALL, CompiledRule, policy_dict
 from strom.gofmt import go_quote_list
+from strom.registry.rbac import RuleFields, rule_fields, strings_of
 
 
 def breakdown_rule(rule: Mapping[str, Any]) -> list[dict[str, Any]]:

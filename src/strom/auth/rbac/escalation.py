@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from strom.auth.authn import MASTERS_GROUP, UserInfo
 from strom.auth.authz import Attributes
 from strom.auth.rbac.authorizer import rules_for
 from strom.auth.rbac.compare import compact_rules, compact_string, covers
-from strom.auth.rbac.rules import RBAC_GROUP, ROLE_RESOURCES, mapping_of, string_of
+from strom.auth.rbac.rules import ROLE_RESOURCES
 from strom.auth.rbac.snapshot import PolicySnapshot, RoleRefError
 from strom.gofmt import aggregate_errors, go_quote, go_quote_list
+from strom.registry.rbac import RBAC_GROUP, mapping_of, string_of
+from strom.user import MASTERS_GROUP, UserInfo
 
 # clusterrole/policybased: setting or changing an aggregationRule needs `*` on everything.
 FULL_AUTHORITY: tuple[Mapping[str, Any], ...] = (

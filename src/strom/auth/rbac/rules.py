@@ -1,36 +1,20 @@
-"""RBAC's building blocks: a PolicyRule compiled for matching (evaluation_helpers.go), and the
-small JSON helpers every part of the authorizer shares."""
+"""RBAC's building blocks: a PolicyRule compiled for matching (evaluation_helpers.go); the JSON
+accessors every part of the authorizer shares come from `strom.registry.rbac`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from strom.auth.authz import Attributes
+from strom.registry.rbac import (
+    mapping_of,
+    strings_of,
+)
 
-RBAC_GROUP = "rbac.authorization.k8s.io"
 ALL = "*"  # VerbAll, APIGroupAll, ResourceAll, NonResourceAll
 ROLE_RESOURCES = {"Role": "roles", "ClusterRole": "clusterroles"}
-
-_Strings = tuple[str, ...]
-RuleFields = tuple[_Strings, _Strings, _Strings, _Strings, _Strings]
-"""A rule's (verbs, apiGroups, resources, resourceNames, nonResourceURLs)."""
-
-
-def strings_of(value: Any) -> tuple[str, ...]:
-    """The string items of a stored list (anything else counts as empty, as Go would fail)."""
-    if not isinstance(value, list | tuple):
-        return ()
-    return tuple(v for v in value if isinstance(v, str))
-
-
-def string_of(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def mapping_of(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def policy_dict(
@@ -51,16 +35,6 @@ def policy_dict(
     if urls:
         out["nonResourceURLs"] = list(urls)
     return out
-
-
-def rule_fields(rule: Mapping[str, Any]) -> RuleFields:
-    return (
-        strings_of(rule.get("verbs")),
-        strings_of(rule.get("apiGroups")),
-        strings_of(rule.get("resources")),
-        strings_of(rule.get("resourceNames")),
-        strings_of(rule.get("nonResourceURLs")),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from strom.auth.authn import UserInfo
-from strom.auth.rbac.rules import RBAC_GROUP, ROLE_RESOURCES, CompiledRule, mapping_of, string_of
+from strom.auth.rbac.rules import ROLE_RESOURCES, CompiledRule
 from strom.gofmt import go_quote
+from strom.registry.rbac import RBAC_GROUP, mapping_of, string_of
+from strom.user import UserInfo
 
 _SA_PREFIX = "system:serviceaccount:"  # serviceaccount.ServiceAccountUsernamePrefix
 _serials = itertools.count(1)

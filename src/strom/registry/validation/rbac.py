@@ -1,13 +1,18 @@
 """rbac.authorization.k8s.io/v1 validation: the rules of Roles, the roleRef and subjects of
-bindings (the checks live with the evaluator in `strom.auth.rbac`; here they become causes)."""
+bindings (the checks are in `rbac_checks`, shared with the authorizer; here they become causes)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from strom.auth.rbac import FieldError, validate_binding, validate_role, validate_role_ref_update
 from strom.errors import Cause
+from strom.registry.validation.rbac_checks import (
+    FieldError,
+    validate_binding,
+    validate_role,
+    validate_role_ref_update,
+)
 
 __all__ = [
     "validate_binding_update",

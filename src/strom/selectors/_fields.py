@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from strom.errors import StatusError
-from strom.registry.selectors._field_rules import _Extract, _rules_for
-from strom.registry.selectors._labels import _SelectorSyntaxError
+from strom.selectors._field_rules import _Extract, _rules_for
+from strom.selectors._labels import _SelectorSyntaxError
 
 
 # --- field selectors (fields/selector.go) ----------------------------------------------------

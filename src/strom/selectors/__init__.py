@@ -12,8 +12,8 @@ with values computed as the kinds' `ToSelectableFields` do (pkg/apis/core/select
 
 from __future__ import annotations
 
-from strom.registry.selectors._fields import FieldSelector, parse_field_selector
-from strom.registry.selectors._labels import (
+from strom.selectors._fields import FieldSelector, parse_field_selector
+from strom.selectors._labels import (
     LabelSelector,
     label_selector_from_object,
     parse_label_selector,

@@ -1,16 +1,21 @@
 """pkg/apis/rbac/validation/validation.go: `ValidatePolicyRule`, roles, and the roleRef and
 subject rules of bindings.
-
-strom.registry.validation (field-error wording, name rules) imports this package for the RBAC
-kinds, so it is imported inside the functions that need it, never at module load."""
+The authorizer's packages (`strom.auth.rbac`) re-export these checks; they live here because
+validation is the registry's job and the registry sits below auth."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from strom.auth.rbac.rules import RBAC_GROUP, mapping_of, rule_fields, string_of
 from strom.errors import Cause
+from strom.registry.rbac import RBAC_GROUP, mapping_of, rule_fields, string_of
+from strom.registry.validation import fielderrors as fe
+from strom.registry.validation.meta import (
+    name_is_dns_subdomain,
+    name_is_path_segment,
+    validate_label_selector,
+)
 
 FieldError = tuple[str, str, str]
 """(reason, field path, message) of one field error, e.g. ("FieldValueRequired",
@@ -23,7 +28,6 @@ def _tuples(causes: Iterable[Cause]) -> list[FieldError]:
 
 def validate_policy_rule(rule: Mapping[str, Any], *, cluster: bool, path: str) -> list[FieldError]:
     """ValidatePolicyRule (`cluster` False for a Role's rules). Unknown verbs are fine."""
-    from strom.registry.validation import fielderrors as fe
 
     verbs, groups, resources, names, urls = rule_fields(rule)
     causes: list[Cause] = []
@@ -61,8 +65,6 @@ def validate_policy_rule(rule: Mapping[str, Any], *, cluster: bool, path: str) -
 
 def validate_role(role: Mapping[str, Any], *, cluster: bool) -> list[FieldError]:
     """ValidateRole / ValidateClusterRole beyond ObjectMeta: the rules and aggregationRule."""
-    from strom.registry.validation import fielderrors as fe
-    from strom.registry.validation.meta import validate_label_selector
 
     errors: list[FieldError] = []
     rules = role.get("rules")
@@ -92,8 +94,6 @@ def validate_role(role: Mapping[str, Any], *, cluster: bool) -> list[FieldError]
 
 def validate_role_ref(role_ref: Mapping[str, Any], *, cluster: bool) -> list[FieldError]:
     """The roleRef part of ValidateRoleBinding / ValidateClusterRoleBinding (defaulted)."""
-    from strom.registry.validation import fielderrors as fe
-    from strom.registry.validation.meta import name_is_path_segment
 
     causes: list[Cause] = []
     group = role_ref.get("apiGroup")
@@ -117,7 +117,6 @@ def validate_role_ref_update(
     new_ref: Mapping[str, Any], old_ref: Mapping[str, Any]
 ) -> list[FieldError]:
     """A binding's roleRef is immutable (the value printed is the internal Go struct)."""
-    from strom.registry.validation import fielderrors as fe
 
     fields = ("apiGroup", "kind", "name")
     if all(string_of(new_ref.get(f)) == string_of(old_ref.get(f)) for f in fields):
@@ -136,8 +135,6 @@ def validate_subject(subject: Mapping[str, Any], *, cluster: bool, path: str) ->
     A ServiceAccount needs a namespace only in a ClusterRoleBinding (a RoleBinding's own
     namespace stands in) and must have an empty apiGroup.
     """
-    from strom.registry.validation import fielderrors as fe
-    from strom.registry.validation.meta import name_is_dns_subdomain
 
     causes: list[Cause] = []
     name = string_of(subject.get("name"))
