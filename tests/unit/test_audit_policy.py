@@ -386,7 +386,8 @@ def test_handler_failure_is_logged_as_panic_without_completion() -> None:
     record.authenticated(UserInfo(username="alice", groups=("dev",)))
     record.authorized()
     record.panic(RuntimeError("boom"))
-    response = record.finish(Response(500, b"{}", headers=[("Audit-Id", "other")]))
+    response = Response(500, b"{}", headers=[("Audit-Id", "other")])
+    record.finish(response)
     assert response.headers == [("Audit-Id", "id-1")]
     assert [e["stage"] for e in sink.events] == ["RequestReceived", "Panic"]
     assert sink.events[1]["responseStatus"] == {

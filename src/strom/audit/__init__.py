@@ -20,11 +20,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from strom.audit.events import RequestAudit, set_audit_id
+from strom.audit.events import Request, RequestAudit, set_audit_id
 from strom.audit.policy import Policy, PolicyError, load_policy
 from strom.audit.rotate import ensure_log_file, open_writer
 from strom.audit.sink import DEFAULT_BUFFER_SIZE, AuditCollector, BufferedSink
-from strom.server.http import Request
 
 __all__ = [
     "AuditError",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -33,10 +33,7 @@ from strom.audit.policy import (
     RequestAuditConfig,
     level_at_least,
 )
-from strom.errors import StatusError
 from strom.requestinfo import RequestInfo, request_info
-from strom.server.http import Connection, Request, Response, Stream
-from strom.server.protobuf import decode_k8s_protobuf
 from strom.user import UserInfo, user_info_dict
 
 __all__ = ["EventSink", "RequestAudit", "set_audit_id"]
@@ -58,6 +55,51 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"  # what Go's URL.EscapedPath leaves alone
 
 class EventSink(Protocol):
     def process(self, event: dict[str, Any]) -> None: ...
+
+
+# What audit reads of the server's request and response objects. Audit sits below the server
+# (it observes requests through these hooks and never imports the server's types).
+class Request(Protocol):
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def raw_query(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def remote(self) -> str: ...
+    @property
+    def received(self) -> float: ...
+    @property
+    def decoded(self) -> Any:
+        """The body as the handler decoded it (protobuf included), None if it did not."""
+        ...
+
+
+class Response(Protocol):
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
+
+
+class Stream(Protocol):
+    """A streamed response; audit wraps `run` to see it start, end or fail."""
+
+    run: Callable[[Any], Awaitable[None]]
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
 
 
 def set_audit_id(headers: list[tuple[str, str]], audit_id: str) -> None:
@@ -171,16 +213,20 @@ class RequestAudit:
             self._annotations = {DECISION: decision, REASON: reason}
 
     # --- completion ------------------------------------------------------------------------
-    def finish(self, response: Response | Stream) -> Response | Stream:
-        """Stamp the audit ID on the response and emit the request's final event(s); a stream
-        gets its ResponseStarted when its headers go out and ResponseComplete when it ends."""
+    def finish_stream(self, stream: Stream) -> None:
+        """Stamp the audit ID on a streamed response; it gets its ResponseStarted when its
+        headers go out and ResponseComplete when it ends."""
+        set_audit_id(stream.headers, self.audit_id)
+        if not self.enabled or self._done:
+            return
+        self._response_status = {"metadata": {}, "code": stream.status}
+        stream.run = self._tracked(stream.run)
+
+    def finish(self, response: Response) -> None:
+        """Stamp the audit ID on the response and emit the request's final event."""
         set_audit_id(response.headers, self.audit_id)
         if not self.enabled or self._done:
-            return response
-        if isinstance(response, Stream):
-            self._response_status = {"metadata": {}, "code": response.status}
-            response.run = self._tracked(response.run)
-            return response
+            return
         self._record_request_object()
         self._record_response(response)
         self._done = True
@@ -188,7 +234,6 @@ class RequestAudit:
             self._emit(STARTED)
         else:
             self._emit(COMPLETE)
-        return response
 
     def panic(self, exc: BaseException) -> None:
         """The handler failed: kube's recovery logs the Panic stage instead of completion."""
@@ -218,10 +263,8 @@ class RequestAudit:
         }
         self._emit(STARTED if self._failed_authn else COMPLETE)
 
-    def _tracked(
-        self, run: Callable[[Connection], Awaitable[None]]
-    ) -> Callable[[Connection], Awaitable[None]]:
-        async def audited(conn: Connection) -> None:
+    def _tracked(self, run: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        async def audited(conn: Any) -> None:
             self._emit(STARTED)  # the stream's headers were just written
             try:
                 await run(conn)
@@ -245,7 +288,9 @@ class RequestAudit:
         names_object = info.verb in ("create", "update")  # the body fills objectRef's gaps
         if not names_object and not level_at_least(config.level, REQUEST):
             return
-        obj = _decode(body, self._request.headers.get("content-type", ""))
+        obj = self._request.decoded
+        if obj is None:  # a patch, a delete's options, or a body the handler refused
+            obj = _decode(body, self._request.headers.get("content-type", ""))
         if obj is None:
             return  # kube logs the object only once it decoded
         if names_object and isinstance(obj, dict):
@@ -402,16 +447,15 @@ def _is_api_path(path: str) -> bool:
 
 
 def _decode(body: bytes, content_type: str) -> Any:
-    """The body as JSON data (YAML and protobuf bodies converted), or None if malformed."""
+    """The body as JSON data (YAML converted), or None if malformed; protobuf bodies (client-go's
+    creates and updates) come decoded from the handler, so they are never decoded twice."""
     base = content_type.split(";", 1)[0].strip().lower()
     try:
         if base in _JSON_TYPES or base == "application/strategic-merge-patch+json" or not base:
             return orjson.loads(body)
         if base in ("application/yaml", "application/apply-patch+yaml"):
             return yaml.safe_load(body)
-        if base == "application/vnd.kubernetes.protobuf":  # client-go's creates and updates
-            return decode_k8s_protobuf(body)
-    except (orjson.JSONDecodeError, yaml.YAMLError, StatusError):
+    except (orjson.JSONDecodeError, yaml.YAMLError):
         return None
     return None
 

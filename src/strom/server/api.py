@@ -85,6 +85,7 @@ def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
             " version/kind; json parse error: cannot unmarshal into Go value of type"
             " struct { APIVersion string; Kind string }"
         )
+    request.decoded = obj
     return obj
 
 

@@ -136,7 +136,11 @@ class App:
         except BaseException:  # cancelled: the client is gone
             audit.abandoned()
             raise
-        return audit.finish(response)
+        if isinstance(response, Stream):
+            audit.finish_stream(response)
+        else:
+            audit.finish(response)
+        return response
 
     async def _dispatch(self, request: Request, audit: RequestAudit | None) -> Response | Stream:
         user = self.authenticator.authenticate(

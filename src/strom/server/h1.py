@@ -78,6 +78,7 @@ class Request:
     # Impersonate-* headers one by one: `headers` joins repeats, and a group may hold ", ".
     impersonation: list[tuple[str, str]] = field(default_factory=list)
     too_large: bool = False  # the body passed MAX_BODY and was dropped: answer 413
+    decoded: Any = None  # the body as its handler decoded it, for observers (audit) to reuse
     _query: dict[str, list[str]] | None = None
 
     @property

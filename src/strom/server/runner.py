@@ -20,10 +20,10 @@ from pathlib import Path
 from strom.audit import AuditError, AuditOptions, Auditor
 from strom.auth.authn import Authenticator, TokenFile, ensure_admin_token
 from strom.cache.state import StateCache
+from strom.controllers.builtin import Controllers
 from strom.pki.certs import PKIError, check_key_mode, ensure_pki
 from strom.pki.kubeconfig import write_kubeconfig
 from strom.pki.tls import server_ssl_context
-from strom.registry.controllers import Controllers
 from strom.registry.kinds import BUILTIN
 from strom.registry.rest import Registry
 from strom.registry.types import TypeTable
