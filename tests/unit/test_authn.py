@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from strom.auth import AuthConfigError, Authenticator, TokenFile, UserInfo, ensure_admin_token
+from strom.auth import AuthConfigError, Authenticator, TokenFile, ensure_admin_token
 from strom.auth.authn import bearer_token
 from strom.pki import client_ssl_context, ensure_pki, issue_client_cert, server_ssl_context
-from strom.user import ANONYMOUS
+from strom.user import ANONYMOUS, UserInfo
 
 
 def token_file(tmp_path: Path, text: str | bytes) -> Path:

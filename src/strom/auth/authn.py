@@ -35,22 +35,16 @@ from strom.user import (
     ANONYMOUS_USER,
     MASTERS_GROUP,
     UserInfo,
-    user_info_dict,
 )
 
 __all__ = [
-    "ALL_AUTHENTICATED",
-    "ALL_UNAUTHENTICATED",
-    "ANONYMOUS",
     "AuthConfigError",
     "Authenticator",
     "BearerAuthenticator",
     "TokenFile",
     "TokenRejected",
-    "UserInfo",
     "bearer_token",
     "ensure_admin_token",
-    "user_info_dict",
 ]
 
 log = logging.getLogger(__name__)
