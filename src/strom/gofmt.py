@@ -6,12 +6,14 @@ exactly as Go's `%q` (strconv.Quote) quotes them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
-__all__ = ["aggregate_errors", "go_json_marshal", "go_quote", "go_quote_list"]
+__all__ = ["aggregate_errors", "go_float", "go_json_marshal", "go_quote", "go_quote_list"]
 
 _ESCAPES = {
     "\a": "\\a",
@@ -73,3 +75,30 @@ def go_json_marshal(value: Any) -> str:
     for char, escape in _JSON_ESCAPES:
         text = text.replace(char, escape)
     return text
+
+
+def go_float(value: float) -> str:
+    """strconv.FormatFloat(v, 'g', -1, 64), which is what `%v` prints for a float64: the
+    shortest digits that read back as the same float, in exponent form below 1e-4 and from 1e6
+    on (fmt.Println(1e6) prints 1e+06); -0 keeps its sign."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    # repr() is Python's shortest round-trip form, the same digits Go's 'g', -1 chooses.
+    sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + exponent  # digits[:point] is the integer part
+    exp10 = point - 1
+    prefix = "-" if sign else ""
+    if exp10 < -4 or exp10 >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{prefix}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    if point <= 0:
+        return f"{prefix}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return prefix + digits + "0" * (point - len(digits))
+    return f"{prefix}{digits[:point]}.{digits[point:]}"

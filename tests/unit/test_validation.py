@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from strom.errors import Cause, StatusError
+from strom.gofmt import go_float, go_quote
 from strom.registry.kinds import BUILTIN, ResourceType
 from strom.registry.validation import (
     prune_custom_resource,
@@ -17,7 +18,6 @@ from strom.registry.validation import (
     validate_create,
     validate_update,
 )
-from strom.registry.validation.fielderrors import go_float, go_quote
 from tests.captures import KUBE_APISERVER_V1_36
 
 CAPTURES = KUBE_APISERVER_V1_36

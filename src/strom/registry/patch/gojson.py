@@ -10,7 +10,6 @@ and the words Go would report, so clients that match on message text see the sam
 
 from __future__ import annotations
 
-import decimal
 import json
 import math
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from strom.gofmt import go_quote
+from strom.gofmt import go_float, go_quote
 
 __all__ = [
     "GoJSONError",
@@ -116,34 +115,8 @@ def go_sprint(value: Any) -> str:
     if isinstance(value, list):
         return "[" + " ".join(go_sprint(item) for item in value) + "]"
     if isinstance(value, float):
-        return _go_format_float(value)
+        return go_float(value)
     return str(value)
-
-
-def _go_format_float(value: float) -> str:
-    """strconv.FormatFloat(v, 'g', -1, 64), which is what `%v` prints for a float64."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digit_tuple, exponent = decimal.Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digit_tuple))
-    point = len(digits) + exponent  # digits[:point] is the integer part
-    # %v is %g with the shortest precision, which switches to an exponent below 1e-4 and
-    # from 1e6 on (fmt.Println(1e6) prints 1e+06).
-    exp10 = point - 1
-    prefix = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{prefix}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return prefix + digits + "0" * (point - len(digits))
-    return f"{prefix}{digits[:point]}.{digits[point:]}"
 
 
 def _quote_char(byte: int) -> str:

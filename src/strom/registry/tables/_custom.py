@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from strom.gofmt import go_json_marshal
+from strom.gofmt import go_float, go_json_marshal
 from strom.registry.tables._columns import column, meta_doc
-from strom.registry.tables._format import age, as_dict, as_list, go_float, parse_time
+from strom.registry.tables._format import age, as_dict, as_list, parse_time
 from strom.registry.tables._jsonpath import Path, PathError, compile_path
 
 __all__ = ["custom_cells", "custom_columns"]

@@ -7,11 +7,9 @@ kubectl prints those cells verbatim, so the exact text matters and is reproduced
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 __all__ = [
@@ -20,7 +18,6 @@ __all__ = [
     "as_list",
     "format_labels",
     "format_selector",
-    "go_float",
     "human_duration",
     "join_containers",
     "parse_time",
@@ -176,28 +173,3 @@ def join_containers(containers: Any) -> tuple[str, str]:
     names = ",".join(str(c.get("name", "")) for c in items)
     images = ",".join(str(c.get("image", "")) for c in items)
     return names, images
-
-
-def go_float(value: float) -> str:
-    """A float64 as Go's `%v` prints it (shortest digits, `%e` past exponent -4..5)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if str(value).startswith("-") else "0"
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits))
-    point = len(text) + exponent  # position of the decimal point within `text`
-    shown_exp = point - 1
-    prefix = "-" if sign else ""
-    if shown_exp < -4 or shown_exp >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        exp_sign = "-" if shown_exp < 0 else "+"
-        return f"{prefix}{mantissa}e{exp_sign}{abs(shown_exp):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * -point}{text}"
-    if point >= len(text):
-        return f"{prefix}{text}{'0' * (point - len(text))}"
-    return f"{prefix}{text[:point]}.{text[point:]}"

@@ -8,20 +8,17 @@ as JSON. These constructors reproduce that text so callers only name the path an
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from strom.errors import Cause
-from strom.gofmt import go_quote
+from strom.gofmt import go_float, go_quote
 
 __all__ = [
     "duplicate",
     "forbidden",
-    "go_float",
     "go_quote",
     "go_value",
     "invalid",
@@ -31,29 +28,6 @@ __all__ = [
     "too_many",
     "type_invalid",
 ]
-
-
-def go_float(number: float) -> str:
-    """Go's `%v` for a float64: shortest digits, %e form when the exponent is < -4 or >= 6."""
-    if math.isinf(number):
-        return "+Inf" if number > 0 else "-Inf"
-    if math.isnan(number):
-        return "NaN"
-    if number == 0:
-        return "0"
-    sign, digits, exponent = Decimal(repr(number)).normalize().as_tuple()
-    text = "".join(str(d) for d in digits)
-    point = len(text) + int(exponent)  # position of the decimal point within the digits
-    exp = point - 1
-    prefix = "-" if sign else ""
-    if exp < -4 or exp >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{prefix}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * -point}{text}"
-    if point >= len(text):
-        return f"{prefix}{text}{'0' * (point - len(text))}"
-    return f"{prefix}{text[:point]}.{text[point:]}"
 
 
 def go_value(value: Any) -> str:

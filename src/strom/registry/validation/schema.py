@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from strom.errors import Cause
+from strom.gofmt import go_float
 
 from . import fielderrors as fe
 from .meta import as_list, as_map
@@ -113,7 +114,7 @@ def _same_kinds(value: Any, enum: list[Any]) -> bool:
 def _number_text(limit: Any, value: Any) -> str:
     if isinstance(value, int) and float(limit).is_integer():
         return str(int(limit))
-    return fe.go_float(float(limit))
+    return go_float(float(limit))
 
 
 def _check_number(schema: Mapping[str, Any], value: Any, path: str, causes: list[Cause]) -> None:
