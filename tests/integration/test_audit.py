@@ -224,6 +224,8 @@ def test_levels_decide_request_and_response_objects(
     get = api.get("/api/v1/namespaces/lvl-rr/configmaps/cfg")
     missing = api.get("/api/v1/namespaces/lvl-meta/configmaps/nope")
     assert missing.status == 404
+    deleted = api.delete("/api/v1/namespaces/lvl-meta/configmaps/cfg")
+    assert deleted.status == 200 and deleted.json["status"] == "Success"
 
     meta = complete(log, ids["lvl-meta"])
     assert meta["level"] == "Metadata" and meta["verb"] == "create"
@@ -260,6 +262,16 @@ def test_levels_decide_request_and_response_objects(
         "details": {"name": "nope", "kind": "configmaps"},
         "code": 404,
     }
+    # A delete answered with a Status of success: its fields are the responseStatus, as kube's
+    # LogResponseObject copies them.
+    gone = complete(log, deleted.headers["audit-id"])
+    assert gone["responseStatus"] == {
+        "metadata": {},
+        "status": "Success",
+        "details": deleted.json["details"],
+        "code": 200,
+    }
+    assert gone["responseStatus"]["details"]["name"] == "cfg"
     # Level None: nothing at all for that namespace.
     assert not [e for e in read_events(log) if e["auditID"] == ids["lvl-none"]]
     assert not [

@@ -49,7 +49,6 @@ REASON = "authorization.k8s.io/reason"
 _MAX_USER_AGENT = 1024
 _WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 _JSON_TYPES = ("application/json", "application/merge-patch+json", "application/json-patch+json")
-_STATUS_MARKERS = (b'"kind":"Status"', b'"kind": "Status"')
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"  # what Go's URL.EscapedPath leaves alone
 
 
@@ -89,6 +88,10 @@ class Response(Protocol):
     def content_type(self) -> str: ...
     @property
     def headers(self) -> list[tuple[str, str]]: ...
+    @property
+    def status_object(self) -> dict[str, Any] | None:
+        """The metav1.Status the body encodes, None when it is not one."""
+        ...
 
 
 class Stream(Protocol):
@@ -324,12 +327,8 @@ class RequestAudit:
         if not logged or not response.body:
             return
         full = level_at_least(config.level, REQUEST_RESPONSE)
-        is_status = response.status >= 400 or any(m in response.body[:64] for m in _STATUS_MARKERS)
-        if not full and not is_status:
-            return
-        if is_status:
-            status = _decode(response.body, response.content_type)
-            self._response_status = _bounded_status(status, response.status)
+        if response.status_object is not None:
+            self._response_status = _bounded_status(response.status_object, response.status)
         if full:
             omit = config.omit_managed_fields
             self._response_object = _response_object(response, omit_managed_fields=omit)

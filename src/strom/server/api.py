@@ -35,6 +35,7 @@ from strom.server.responses import (
     json_response,
     negotiate,
     raw_response,
+    success_status_response,
 )
 from strom.server.routes import ResourcePath
 from strom.server.watch import WatchConfig, open_watch
@@ -262,14 +263,7 @@ class ResourceAPI:
                 details["group"] = rt.group
             details["kind"] = rt.plural
             details["uid"] = meta.get("uid", "")
-            status = {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Success",
-                "details": details,
-            }
-            return json_response(status, request, media=media)
+            return success_status_response(details, request, media=media)
         return self._object_response(rt, request, result.obj, media)
 
     # --- dispatch ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from strom.server.http import MAX_BODY, Request, Response, Stream
 from strom.server.metrics import Metrics, request_verb
 from strom.server.responses import (
     common_headers,
+    internal_error_response,
     json_response,
     negotiate,
     status_response,
@@ -132,7 +133,7 @@ class App:
         except Exception as exc:
             log.exception("handler failed for %s %s", request.method, request.path)
             audit.panic(exc)
-            response = status_response(StatusError.internal("unexpected error"), request)
+            response = internal_error_response(request)
         except BaseException:  # cancelled: the client is gone
             audit.abandoned()
             raise

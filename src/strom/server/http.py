@@ -52,6 +52,9 @@ class Response:
     body: bytes = b""
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # The metav1.Status the body encodes, when it is one (errors, a delete's Success): audit
+    # copies it into responseStatus without decoding the body again.
+    status_object: dict[str, Any] | None = None
 
 
 class Stream:

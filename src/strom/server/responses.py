@@ -19,11 +19,13 @@ from strom.server.http import Request, Response
 
 __all__ = [
     "MediaType",
-    "encode_status",
+    "internal_error_response",
     "json_response",
     "negotiate",
     "raw_response",
     "status_response",
+    "success_status_response",
+    "watch_error_event",
 ]
 
 _PRETTY_AGENTS = ("curl", "wget", "mozilla/")
@@ -43,17 +45,38 @@ def common_headers() -> list[tuple[str, str]]:
     return [("Audit-Id", str(uuid.uuid4())), ("Cache-Control", "no-cache, private")]
 
 
-def encode_status(err: StatusError, *, pretty: bool) -> bytes:
-    if pretty:
-        return orjson.dumps(err.to_status(), option=orjson.OPT_INDENT_2) + b"\n"
-    return orjson.dumps(err.to_status())
-
-
 def status_response(err: StatusError, request: Request) -> Response:
     headers = common_headers()
     if err.retry_after:
         headers.append(("Retry-After", str(err.retry_after)))
-    return Response(err.code, encode_status(err, pretty=wants_pretty(request)), headers=headers)
+    status = err.to_status()
+    if wants_pretty(request):
+        body = orjson.dumps(status, option=orjson.OPT_INDENT_2) + b"\n"
+    else:
+        body = orjson.dumps(status)
+    return Response(err.code, body, headers=headers, status_object=status)
+
+
+def success_status_response(
+    details: dict[str, Any], request: Request, *, media: MediaType | None = None
+) -> Response:
+    """The `Status` of success a delete answers with when the object is gone at once."""
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
+    response = json_response(status, request, media=media or JSON)
+    response.status_object = status
+    return response
+
+
+def watch_error_event(err: StatusError) -> bytes:
+    """The ERROR event that ends a watch stream (one JSON line, as kube's watch encoder
+    frames it): the same `Status` a plain request would have got."""
+    return b'{"type":"ERROR","object":%s}\n' % orjson.dumps(err.to_status())
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from strom.registry.listing import parse_rv
 from strom.registry.tables import to_table
 from strom.selectors import FieldSelector, LabelSelector, parse_field_selector
 from strom.server.http import Connection, Request, Stream
-from strom.server.responses import MediaType, common_headers
+from strom.server.responses import MediaType, common_headers, watch_error_event
 from strom.storage.base import Compacted
 
 __all__ = ["WatchConfig", "WatchOptions", "open_watch"]
@@ -118,10 +118,6 @@ def watch_options(
         bookmarks=_bool_param(request, "allowWatchBookmarks") is True,
         timeout=max(0.0, timeout),
     )
-
-
-def _error_frame(err: StatusError) -> bytes:
-    return b'{"type":"ERROR","object":%s}\n' % orjson.dumps(err.to_status())
 
 
 def _bookmark(rt: ResourceType, rev: int, *, initial_end: bool = False) -> bytes:
@@ -267,7 +263,7 @@ class _Stream:
                 err = StatusError.gone(
                     f"too old resource version: {self.start_rev} ({exc.compact_rev + 1})"
                 )
-                conn.write_chunk(_error_frame(err))
+                conn.write_chunk(watch_error_event(err))
                 return False
             if not changes:
                 break
@@ -350,7 +346,7 @@ async def open_watch(
 
     def error_stream(err: StatusError) -> Stream:
         async def run(conn: Connection) -> None:
-            conn.write_chunk(_error_frame(err))
+            conn.write_chunk(watch_error_event(err))
 
         return Stream(run, content_type=content_type, headers=headers)
 

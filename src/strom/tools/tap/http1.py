@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import orjson
 
+from strom.errors import StatusError
+
 __all__ = [
     "LAST_CHUNK",
     "Header",
@@ -77,17 +79,7 @@ def chunk(data: bytes) -> bytes:
 
 def status_reply(code: int, reason: str, message: str, *, close: bool) -> bytes:
     """A complete response carrying a metav1.Status, as kube-apiserver words its failures."""
-    body = orjson.dumps(
-        {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": code,
-        }
-    )
+    body = orjson.dumps(StatusError(code, reason, message).to_status())
     headers: list[Header] = [
         (b"Content-Type", b"application/json"),
         (b"Cache-Control", b"no-cache, private"),
