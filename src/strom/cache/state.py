@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from strom.cache.watchers import Watcher, WatcherSet, WatchEvent
-from strom.storage.base import Change, ChangeType, Store
+from strom.errors import StatusError
+from strom.storage.base import Change, ChangeType, Compacted, Store
 
-__all__ = ["Entry", "ResourceState", "StateCache"]
+__all__ = ["Entry", "History", "ResourceState", "StateCache"]
+
+History = AsyncIterator[Sequence[WatchEvent]]
+"""A watch's catch-up: the events it missed, a page at a time."""
 
 # History kept per resource (kube-apiserver's watch cache: 100 to 100Ki events, ~75 s).
 MIN_HISTORY = 100
@@ -35,6 +40,8 @@ FLUSH_SLICE = 1000
 EVENT_SIZE_BUCKETS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 # Recent changes read back from the store at start-up, so clients resume across restarts.
 STARTUP_HISTORY = 10_000
+# Changes read from the store's log per page when a watch resumes from before the window.
+STORE_HISTORY_PAGE = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +175,41 @@ class StateCache:
     @property
     def store(self) -> Store:
         return self._store
+
+    def check_not_compacted(self, rev: int) -> None:
+        """410 Expired, worded as kube's, when history at `rev` is compacted away."""
+        compact_rev = self._store.compact_rev
+        if rev < compact_rev:
+            raise _too_old(rev, compact_rev)
+
+    def history_since(self, state: ResourceState, after: int) -> History:
+        """The events of `state` after revision `after`, up to the cache's revision now.
+
+        Call it in the same step of the event loop as the watcher registers: the history
+        ends where the watcher's live events begin, so none is missed or sent twice. What the
+        window still holds comes from memory (a list of references, framed by the caller as
+        it writes); older history is read from the store's change log a page at a time while
+        the caller writes the previous one. A revision compacted meanwhile raises 410.
+        """
+        upto = self.rev
+        if after >= upto:
+            return _pages([])
+        buffered = state.events_after(after)
+        if buffered is not None:
+            return _pages(buffered)
+        return self._store_history(state.prefix, after, upto)
+
+    async def _store_history(self, prefix: str, after: int, upto: int) -> History:
+        rev = after
+        while rev < upto:
+            try:
+                changes = await self._store.changes_since(rev, limit=STORE_HISTORY_PAGE)
+            except Compacted as exc:
+                raise _too_old(after, exc.compact_rev) from exc
+            if not changes:
+                return
+            yield [WatchEvent(c) for c in changes if c.rev <= upto and c.key.startswith(prefix)]
+            rev = changes[-1].rev
 
     async def start(self, prefixes: Sequence[tuple[str, bool]]) -> None:
         """Load recent history and the current state of each prefix, then follow changes."""
@@ -324,11 +366,17 @@ class StateCache:
         if self.rev >= rev:
             return True
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((rev, fut))
+        waiter = (rev, fut)
+        self._waiters.append(waiter)
         try:
             await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             return False
+        finally:
+            # A waiter that gave up (or was cancelled) must not stay queued: clients asking
+            # for revisions far ahead would otherwise grow the list without bound.
+            with contextlib.suppress(ValueError):  # already resolved and dropped by the feed
+                self._waiters.remove(waiter)
         return True
 
     def trim_history(self) -> None:
@@ -342,3 +390,12 @@ class StateCache:
         for state in self._states.values():
             for watcher in list(state.watchers.all()):
                 watcher.stop("shutdown")
+
+
+async def _pages(events: Sequence[WatchEvent]) -> History:
+    if events:
+        yield events
+
+
+def _too_old(rev: int, compact_rev: int) -> StatusError:
+    return StatusError.gone(f"too old resource version: {rev} ({compact_rev + 1})")

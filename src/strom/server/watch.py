@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from strom.cache.state import ResourceState, StateCache
-from strom.cache.watchers import Encoder, Watcher, WatchEvent
+from strom.cache.state import History, ResourceState, StateCache
+from strom.cache.watchers import Encoder, Watcher
 from strom.errors import Cause, StatusError
 from strom.registry.kinds import ResourceType
 from strom.registry.listing import parse_rv
@@ -32,7 +32,6 @@ from strom.registry.tables import to_table
 from strom.selectors import FieldSelector, LabelSelector, parse_field_selector
 from strom.server.http import Connection, Request, Stream
 from strom.server.responses import MediaType, common_headers, watch_error_event
-from strom.storage.base import Compacted
 
 __all__ = ["WatchConfig", "WatchOptions", "open_watch"]
 
@@ -211,28 +210,28 @@ class _Stream:
             custom_frame=self.custom_frame,
         )
         # --- register and take the starting point in one step of the loop ---
+        # Live events queue in `pending` until the catch-up below is written.
         watcher.pending = []
         snapshot: list[bytes] = []
-        replay: list[WatchEvent] | None = []
+        history: History | None = None
         if self.initial:
-            watcher.min_rev = self.cache.rev
             for entry in self.state.scan(watcher.key_prefix):
                 if not watcher.selective or watcher.matches(entry.obj):
                     snapshot.append(self._frame_initial(watcher, entry.value, entry.obj))
-        elif self.start_rev < self.cache.rev:
-            replay = self.state.events_after(self.start_rev)
-            watcher.min_rev = self.cache.rev if replay is not None else self.start_rev
+        else:
+            history = self.cache.history_since(self.state, self.start_rev)
         registered_rev = self.cache.rev
+        watcher.min_rev = max(registered_rev, 0 if self.initial else self.start_rev)
         self.state.watchers.add(watcher)
         timers: list[asyncio.TimerHandle] = []
         try:
-            if replay is None:
-                ok = await self._replay_from_store(conn, watcher, registered_rev)
-                if not ok:
+            if history is not None:
+                try:
+                    async for events in history:
+                        await self._write_all(conn, filter(None, map(watcher.frame_for, events)))
+                except StatusError as err:  # compacted while it was being read
+                    conn.write_chunk(watch_error_event(err))
                     return
-            else:
-                frames = [f for f in (watcher.frame_for(ev) for ev in replay) if f]
-                await self._write_all(conn, frames)
             await self._write_all(conn, snapshot)
             if self.initial and watcher.bookmarks:
                 conn.write_chunk(_bookmark(rt, registered_rev, initial_end=True))
@@ -252,35 +251,7 @@ class _Stream:
             self.state.watchers.remove(watcher)
             watcher.stop("ended")
 
-    async def _replay_from_store(self, conn: Connection, watcher: Watcher, upto: int) -> bool:
-        """History older than the cache's window, read from the store's change log."""
-        store = self.cache.store
-        rev = self.start_rev
-        while rev < upto:
-            try:
-                changes = await store.changes_since(rev, limit=5000)
-            except Compacted as exc:
-                err = StatusError.gone(
-                    f"too old resource version: {self.start_rev} ({exc.compact_rev + 1})"
-                )
-                conn.write_chunk(watch_error_event(err))
-                return False
-            if not changes:
-                break
-            frames = []
-            for change in changes:
-                if change.rev > upto:
-                    break
-                if change.key.startswith(watcher.key_prefix):
-                    frame = watcher.frame_for(WatchEvent(change))
-                    if frame:
-                        frames.append(frame)
-            await self._write_all(conn, frames)
-            rev = changes[-1].rev
-        watcher.min_rev = upto
-        return True
-
-    async def _write_all(self, conn: Connection, frames: list[bytes]) -> None:
+    async def _write_all(self, conn: Connection, frames: Iterable[bytes]) -> None:
         """Write frames in chunks of ~64 KiB, waiting for the client between them."""
         batch: list[bytes] = []
         size = 0
@@ -359,10 +330,11 @@ async def open_watch(
         rev = rev or cache.rev
     else:
         initial = rev == 0
-    if not initial and rev < cache.store.compact_rev:
-        return error_stream(
-            StatusError.gone(f"too old resource version: {rev} ({cache.store.compact_rev + 1})")
-        )
+    if not initial:
+        try:
+            cache.check_not_compacted(rev)
+        except StatusError as err:
+            return error_stream(err)
     stream = _Stream(
         rt=rt,
         state=state,
