@@ -94,7 +94,7 @@ class Response(Protocol):
         ...
 
 
-class Stream(Protocol):
+class StreamingResponse(Protocol):
     """A streamed response; audit wraps `run` to see it start, end or fail."""
 
     run: Callable[[Any], Awaitable[None]]
@@ -216,7 +216,7 @@ class RequestAudit:
             self._annotations = {DECISION: decision, REASON: reason}
 
     # --- completion ------------------------------------------------------------------------
-    def finish_stream(self, stream: Stream) -> None:
+    def finish_stream(self, stream: StreamingResponse) -> None:
         """Stamp the audit ID on a streamed response; it gets its ResponseStarted when its
         headers go out and ResponseComplete when it ends."""
         set_audit_id(stream.headers, self.audit_id)

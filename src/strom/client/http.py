@@ -27,7 +27,7 @@ import orjson
 
 from strom.client.kubeconfig import ClientConfig
 
-__all__ = ["ApiError", "ConnectError", "HttpClient", "Response", "Stream"]
+__all__ = ["ApiError", "ConnectError", "HttpClient", "Response", "ResponseStream"]
 
 USER_AGENT = "strom-watch/0.1"
 _READ_SIZE = 65536
@@ -131,7 +131,7 @@ class _Connection:
             self.writer.close()
 
 
-class Stream:
+class ResponseStream:
     """A response read as it arrives: `status`, `headers`, then `lines()` or `read_all()`."""
 
     def __init__(self, conn: _Connection, *, idle_timeout: float) -> None:
@@ -213,7 +213,7 @@ class HttpClient:
     @contextlib.asynccontextmanager
     async def stream(
         self, path: str, *, idle_timeout: float, accept: str = "application/json"
-    ) -> AsyncIterator[Stream]:
+    ) -> AsyncIterator[ResponseStream]:
         """GET `path` on a connection of its own; closed when the block ends."""
         conn = await self._connect()
         try:
@@ -225,7 +225,7 @@ class HttpClient:
     @contextlib.asynccontextmanager
     async def _exchange(
         self, conn: _Connection, method: str, path: str, accept: str, timeout: float
-    ) -> AsyncIterator[Stream]:
+    ) -> AsyncIterator[ResponseStream]:
         conn.reset()
         conn.writer.write(self._request_head(method, path, accept))
         try:
@@ -235,7 +235,7 @@ class HttpClient:
             raise ConnectError(f"cannot send the request: {_describe(exc)}") from exc
         while not conn.exchange.head_done:
             await conn.feed(timeout)
-        yield Stream(conn, idle_timeout=timeout)
+        yield ResponseStream(conn, idle_timeout=timeout)
 
     def _request_head(self, method: str, path: str, accept: str) -> bytes:
         cfg = self.config

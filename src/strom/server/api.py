@@ -28,7 +28,7 @@ from strom.registry.rest import DeleteOptions, Registry, WriteOptions, WriteResu
 from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
 from strom.selectors import parse_field_selector, parse_label_selector
-from strom.server.http import Request, Response, Stream
+from strom.server.http import Request, Response, StreamingResponse
 from strom.server.protobuf import decode_k8s_protobuf
 from strom.server.responses import (
     MediaType,
@@ -165,7 +165,7 @@ class ResourceAPI:
 
     async def _watch(
         self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
-    ) -> Stream:
+    ) -> StreamingResponse:
         if "watch" not in rt.verbs:
             raise StatusError.method_not_allowed()
         opts = list_options(request, rt)
@@ -269,7 +269,7 @@ class ResourceAPI:
     # --- dispatch ------------------------------------------------------------------------
     async def handle(
         self, request: Request, rp: ResourcePath, rt: ResourceType, user: UserInfo
-    ) -> Response | Stream:
+    ) -> Response | StreamingResponse:
         method = request.method
         if rt.verbs == ("create",):
             if method != "POST" or rp.name:
@@ -295,7 +295,7 @@ class ResourceAPI:
         rt: ResourceType,
         media: MediaType,
         user: UserInfo,
-    ) -> Response | Stream:
+    ) -> Response | StreamingResponse:
         method = request.method
         if method in ("GET", "HEAD"):
             if rp.watch_prefix or request.param("watch") in ("true", "1"):
@@ -340,7 +340,7 @@ class ResourceAPI:
         rt: ResourceType,
         media: MediaType,
         user: UserInfo,
-    ) -> Response | Stream:
+    ) -> Response | StreamingResponse:
         method = request.method
         if (
             method in ("GET", "HEAD")

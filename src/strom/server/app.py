@@ -31,7 +31,7 @@ from strom.registry.apidocs import ApiDocs
 from strom.registry.types import TypeTable
 from strom.requestinfo import request_info
 from strom.server.api import ResourceAPI
-from strom.server.http import MAX_BODY, Request, Response, Stream
+from strom.server.http import MAX_BODY, Request, Response, StreamingResponse
 from strom.server.metrics import Metrics, request_verb
 from strom.server.responses import (
     common_headers,
@@ -111,7 +111,7 @@ class App:
             self._docs_generation = self.types.generation
         return self._docs
 
-    async def __call__(self, request: Request) -> Response | Stream:
+    async def __call__(self, request: Request) -> Response | StreamingResponse:
         if self.audit is not None:
             return await self._audited(request, self.audit.begin(request))
         try:
@@ -123,7 +123,7 @@ class App:
             set_audit_id(response.headers, client_audit_id)
         return response
 
-    async def _audited(self, request: Request, audit: RequestAudit) -> Response | Stream:
+    async def _audited(self, request: Request, audit: RequestAudit) -> Response | StreamingResponse:
         """The audit filter around the pipeline: a handler failure is logged as the Panic
         stage (kube's audit filter sees the panic before the recovery filter answers 500)."""
         try:
@@ -137,13 +137,15 @@ class App:
         except BaseException:  # cancelled: the client is gone
             audit.abandoned()
             raise
-        if isinstance(response, Stream):
+        if isinstance(response, StreamingResponse):
             audit.finish_stream(response)
         else:
             audit.finish(response)
         return response
 
-    async def _dispatch(self, request: Request, audit: RequestAudit | None) -> Response | Stream:
+    async def _dispatch(
+        self, request: Request, audit: RequestAudit | None
+    ) -> Response | StreamingResponse:
         user = self.authenticator.authenticate(
             authorization=request.headers.get("authorization"), peer_cert=request.peer_cert
         )
@@ -204,7 +206,7 @@ class App:
             audit.authorized("forbid", reason)
         raise forbidden_error(attrs, reason)
 
-    async def _route(self, request: Request, user: UserInfo) -> Response | Stream:
+    async def _route(self, request: Request, user: UserInfo) -> Response | StreamingResponse:
         path = request.path.rstrip("/") or "/"
         if path in ("/api", "/apis") or (path.startswith("/apis/") and path.count("/") == 2):
             return self._discovery_root(request, path)
@@ -272,7 +274,7 @@ class App:
         finally:
             self.metrics.requests.labels(*labels, str(code)).inc()
             self.metrics.duration.labels(*labels).observe(time.perf_counter() - started)
-        if isinstance(result, Stream):
+        if isinstance(result, StreamingResponse):
             gauge = self.metrics.longrunning.labels(*labels)
             result.hooks.append((gauge.inc, gauge.dec))
         return result

@@ -37,7 +37,7 @@ __all__ = [
     "Handler",
     "Request",
     "Response",
-    "Stream",
+    "StreamingResponse",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Response:
     status_object: dict[str, Any] | None = None
 
 
-class Stream:
+class StreamingResponse:
     """A streamed (chunked) response: the handler's `run` writes chunks until it returns."""
 
     def __init__(
@@ -77,7 +77,7 @@ class Stream:
         self.hooks: list[tuple[Callable[[], None], Callable[[], None]]] = []
 
 
-Handler = Callable[[Request], Awaitable[Response | Stream]]
+Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
 ErrorResponder = Callable[[Request], Response]
 """The 500 `Status` for a request whose handler raised (the connection cannot build one:
 Status bodies are made in one place above it)."""
@@ -319,7 +319,7 @@ class Connection(asyncio.Protocol):
         except Exception:
             log.exception("handler failed for %s %s", request.method, request.path)
             response = self._error_responder(request)
-        if isinstance(response, Stream):
+        if isinstance(response, StreamingResponse):
             del request  # a watch may last an hour: keep no request state alive meanwhile
             if self.transport is None:
                 return False
@@ -356,7 +356,7 @@ class Connection(asyncio.Protocol):
             )
             self.transport.write(b"%s%x\r\n%s\r\n0\r\n\r\n" % (head, len(body), body))
 
-    def _begin_stream(self, stream: Stream) -> None:
+    def _begin_stream(self, stream: StreamingResponse) -> None:
         assert self.transport is not None
         self.streaming = True
         head = _head(
@@ -369,7 +369,7 @@ class Connection(asyncio.Protocol):
         for on_start, _ in stream.hooks:
             on_start()
 
-    def _end_stream(self, stream: Stream) -> None:
+    def _end_stream(self, stream: StreamingResponse) -> None:
         self.streaming = False
         for _, on_end in stream.hooks:
             on_end()

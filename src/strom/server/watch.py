@@ -30,7 +30,7 @@ from strom.registry.kinds import ResourceType
 from strom.registry.listing import parse_rv
 from strom.registry.tables import to_table
 from strom.selectors import FieldSelector, LabelSelector, parse_field_selector
-from strom.server.http import Connection, Request, Stream
+from strom.server.http import Connection, Request, StreamingResponse
 from strom.server.responses import MediaType, common_headers, watch_error_event
 
 __all__ = ["WatchConfig", "WatchOptions", "open_watch"]
@@ -149,8 +149,8 @@ def _table_framer(
     return frame
 
 
-class _Stream:
-    """One watch: the Stream's `run`, with its timers and cleanup."""
+class _WatchStream:
+    """One watch: the `run` of its StreamingResponse, with its timers and cleanup."""
 
     __slots__ = (
         "cache",
@@ -295,7 +295,7 @@ async def open_watch(
     label: LabelSelector,
     field: FieldSelector,
     config: WatchConfig,
-) -> Stream:
+) -> StreamingResponse:
     if name:
         field = parse_field_selector(
             ",".join(p for p in (f"metadata.name={name}", str(field)) if p),
@@ -315,11 +315,11 @@ async def open_watch(
     )
     content_type = "application/json"
 
-    def error_stream(err: StatusError) -> Stream:
+    def error_stream(err: StatusError) -> StreamingResponse:
         async def run(conn: Connection) -> None:
             conn.write_chunk(watch_error_event(err))
 
-        return Stream(run, content_type=content_type, headers=headers)
+        return StreamingResponse(run, content_type=content_type, headers=headers)
 
     if opts.send_initial_events:
         if rev and not await cache.wait_until_fresh(rev, timeout=_FRESH_TIMEOUT):
@@ -335,7 +335,7 @@ async def open_watch(
             cache.check_not_compacted(rev)
         except StatusError as err:
             return error_stream(err)
-    stream = _Stream(
+    stream = _WatchStream(
         rt=rt,
         state=state,
         cache=cache,
@@ -347,4 +347,4 @@ async def open_watch(
         initial=initial,
         start_rev=rev,
     )
-    return Stream(stream.run, content_type=content_type, headers=headers)
+    return StreamingResponse(stream.run, content_type=content_type, headers=headers)
