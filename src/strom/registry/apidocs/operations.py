@@ -161,244 +161,126 @@ def _context(rt: ResourceType) -> _Ctx:
     )
 
 
-def _op(
-    ctx: _Ctx,
-    *,
-    method: str,
-    action: str,
-    verb: str,
-    suffix: str = "",
-    description: str,
-    params: tuple[P.Param, ...],
-    responses: tuple[tuple[str, str, str], ...],
-    gvk: tuple[str, str, str] | None = None,
-    produces: tuple[str, ...] | None = None,
-    consumes: tuple[str, ...] = ("*/*",),
-) -> Operation:
-    return Operation(
-        method=method,
-        action=action,
-        operation_id=f"{verb}{ctx.id_middle}{suffix}",
-        description=description,
-        tag=ctx.tag,
-        gvk=gvk or ctx.gvk,
-        params=params,
-        responses=responses,
-        consumes=consumes,
-        produces=produces or ctx.produces,
-    )
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """One operation of apiserver's endpoint installer, as a row of the tables below.
+
+    `body` and `response` name a definition through `_Ctx.ref` (self, list, status, options,
+    patch, deleted, sub, event); `description` is formatted with kind, a (the article with its
+    spaces), what (list or watch) and sub (the subresource).
+    """
+
+    requires: str  # the resource verb that makes kube install it; "" = always
+    method: str
+    action: str  # x-kubernetes-action
+    id_verb: str  # first word of the operationId
+    description: str
+    response: str
+    codes: tuple[str, ...] = ("200",)
+    body: str = ""
+    params: tuple[P.Param, ...] = ()
+    consumes_patch: bool = False
+    produces: str = ""  # "list" or "watch" when the operation also streams
 
 
-def _list_produces(ctx: _Ctx) -> tuple[str, ...]:
+_COLLECTION = (
+    _Spec("list", "get", "list", "list", "{what} objects of kind {kind}", "list",
+          params=P.LIST, produces="list"),
+    _Spec("create", "post", "post", "create", "create{a}{kind}", "self", ("200", "201", "202"),
+          body="self", params=P.CREATE),
+    _Spec("deletecollection", "delete", "deletecollection", "deleteCollection",
+          "delete collection of {kind}", "status", body="options", params=P.DELETE_COLLECTION),
+)  # fmt: skip
+_OBJECT = (
+    _Spec("get", "get", "get", "read", "read the specified {kind}", "self"),
+    _Spec("update", "put", "put", "replace", "replace the specified {kind}", "self",
+          ("200", "201"), body="self", params=P.UPDATE),
+    _Spec("delete", "delete", "delete", "delete", "delete{a}{kind}", "deleted", ("200", "202"),
+          body="options", params=P.DELETE),
+    _Spec("patch", "patch", "patch", "patch", "partially update the specified {kind}", "self",
+          ("200", "201"), body="patch", params=P.PATCH, consumes_patch=True),
+)  # fmt: skip
+# status and scale answer get/put/patch (scale in autoscaling/v1's Scale); finalize only put.
+_SUBRESOURCE = (
+    _Spec("", "get", "get", "read", "read {sub} of the specified {kind}", "sub"),
+    _Spec("", "put", "put", "replace", "replace {sub} of the specified {kind}", "sub",
+          ("200", "201"), body="sub", params=P.UPDATE),
+    _Spec("", "patch", "patch", "patch", "partially update {sub} of the specified {kind}", "sub",
+          ("200", "201"), body="patch", params=P.PATCH, consumes_patch=True),
+)  # fmt: skip
+_FINALIZE = (
+    _Spec("", "put", "put", "replace", "replace finalize of the specified {kind}", "self",
+          ("200", "201"), body="self", params=P.UPDATE),
+)  # fmt: skip
+_WATCH_LIST = (
+    _Spec("watch", "get", "watchlist", "watch",
+          "watch individual changes to a list of {kind}. deprecated: use the 'watch' parameter"
+          " with a list operation instead.", "event", params=P.LIST, produces="watch"),
+)  # fmt: skip
+_WATCH_ONE = (
+    _Spec("watch", "get", "watch", "watch",
+          "watch changes to an object of kind {kind}. deprecated: use the 'watch' parameter with"
+          " a list operation instead, filtered to a single item with the 'fieldSelector'"
+          " parameter.", "event", params=P.LIST, produces="watch"),
+)  # fmt: skip
+_DESCRIBED_SUBRESOURCES = {"status": _SUBRESOURCE, "scale": _SUBRESOURCE, "finalize": _FINALIZE}
+
+
+def _produces(ctx: _Ctx, kind: str) -> tuple[str, ...]:
     """List answers watch streams too; custom resources have no protobuf stream."""
-    if ctx.rt.crd is not None:
-        return (*ctx.produces, _STREAMS[0])
-    return ctx.produces + _STREAMS
+    custom = ctx.rt.crd is not None
+    if kind == "list":
+        return (*ctx.produces, _STREAMS[0]) if custom else ctx.produces + _STREAMS
+    if kind == "watch":
+        return (_JSON, _STREAMS[0]) if custom else _BUILTIN_PRODUCES + _STREAMS
+    return ctx.produces
 
 
-def _collection_ops(ctx: _Ctx, base: tuple[P.Param, ...]) -> list[Operation]:
-    rt, kind = ctx.rt, ctx.rt.kind
-    ops: list[Operation] = []
-    if "list" in rt.verbs:
-        what = "list or watch" if "watch" in rt.verbs else "list"
-        ops.append(
-            _op(
-                ctx,
-                method="get",
-                action="list",
-                verb="list",
-                suffix=ctx.scope + kind,
-                description=f"{what} objects of kind {kind}",
-                params=base + P.LIST,
-                responses=_ok(ctx.list_ref, "200"),
-                produces=_list_produces(ctx),
-            )
-        )
-    if "create" in rt.verbs:
-        ops.append(
-            _op(
-                ctx,
-                method="post",
-                action="post",
-                verb="create",
-                suffix=ctx.scope + kind,
-                description=f"create{_article(kind)}{kind}",
-                params=(*base, P.body(ctx.kind_ref), *P.CREATE),
-                responses=_ok(ctx.kind_ref, "200", "201", "202"),
-            )
-        )
-    if "deletecollection" in rt.verbs:
-        ops.append(
-            _op(
-                ctx,
-                method="delete",
-                action="deletecollection",
-                verb="deleteCollection",
-                suffix=ctx.scope + kind,
-                description=f"delete collection of {kind}",
-                params=(*base, P.body(DELETE_OPTIONS, required=False), *P.DELETE_COLLECTION),
-                responses=_ok(STATUS, "200"),
-            )
-        )
-    return ops
-
-
-def _object_ops(ctx: _Ctx, base: tuple[P.Param, ...]) -> list[Operation]:
-    rt, kind = ctx.rt, ctx.rt.kind
-    suffix = ctx.scope + kind
-    ops: list[Operation] = []
-    if "get" in rt.verbs:
-        ops.append(
-            _op(
-                ctx,
-                method="get",
-                action="get",
-                verb="read",
-                suffix=suffix,
-                description=f"read the specified {kind}",
-                params=base,
-                responses=_ok(ctx.kind_ref, "200"),
-            )
-        )
-    if "update" in rt.verbs:
-        ops.append(
-            _op(
-                ctx,
-                method="put",
-                action="put",
-                verb="replace",
-                suffix=suffix,
-                description=f"replace the specified {kind}",
-                params=(*base, P.body(ctx.kind_ref), *P.UPDATE),
-                responses=_ok(ctx.kind_ref, "200", "201"),
-            )
-        )
-    if "delete" in rt.verbs:
-        deleted = ctx.kind_ref if (rt.group, rt.plural) in _DELETE_RETURNS_OBJECT else STATUS
-        ops.append(
-            _op(
-                ctx,
-                method="delete",
-                action="delete",
-                verb="delete",
-                suffix=suffix,
-                description=f"delete{_article(kind)}{kind}",
-                params=(*base, P.body(DELETE_OPTIONS, required=False), *P.DELETE),
-                responses=_ok(deleted, "200", "202"),
-            )
-        )
-    if "patch" in rt.verbs:
-        ops.append(
-            _op(
-                ctx,
-                method="patch",
-                action="patch",
-                verb="patch",
-                suffix=suffix,
-                description=f"partially update the specified {kind}",
-                params=(*base, P.body(PATCH), *P.PATCH),
-                responses=_ok(ctx.kind_ref, "200", "201"),
-                consumes=ctx.patch_types,
-            )
-        )
-    return ops
-
-
-def _subresource_ops(ctx: _Ctx, sub: str, base: tuple[P.Param, ...]) -> list[Operation]:
-    """status and scale answer get/put/patch; finalize only put. Others are not described."""
-    kind = ctx.rt.kind
-    suffix = ctx.scope + kind + sub.capitalize()
-    if sub == "finalize":
-        return [
-            _op(
-                ctx,
-                method="put",
-                action="put",
-                verb="replace",
-                suffix=suffix,
-                description=f"replace finalize of the specified {kind}",
-                params=(*base, P.body(ctx.kind_ref), *P.UPDATE),
-                responses=_ok(ctx.kind_ref, "200", "201"),
-            )
-        ]
-    if sub not in ("status", "scale"):
-        return []
-    ref, gvk = (SCALE, ("autoscaling", "v1", "Scale")) if sub == "scale" else (ctx.kind_ref, None)
-    return [
-        _op(
-            ctx,
-            method="get",
-            action="get",
-            verb="read",
-            suffix=suffix,
-            gvk=gvk,
-            description=f"read {sub} of the specified {kind}",
-            params=base,
-            responses=_ok(ref, "200"),
-        ),
-        _op(
-            ctx,
-            method="put",
-            action="put",
-            verb="replace",
-            suffix=suffix,
-            gvk=gvk,
-            description=f"replace {sub} of the specified {kind}",
-            params=(*base, P.body(ref), *P.UPDATE),
-            responses=_ok(ref, "200", "201"),
-        ),
-        _op(
-            ctx,
-            method="patch",
-            action="patch",
-            verb="patch",
-            suffix=suffix,
-            gvk=gvk,
-            description=f"partially update {sub} of the specified {kind}",
-            params=(*base, P.body(PATCH), *P.PATCH),
-            responses=_ok(ref, "200", "201"),
-            consumes=ctx.patch_types,
-        ),
-    ]
-
-
-def _watch_ops(
-    ctx: _Ctx, *, single: bool, all_namespaces: bool, base: tuple[P.Param, ...]
+def _operations(
+    ctx: _Ctx,
+    specs: tuple[_Spec, ...],
+    *,
+    base: tuple[P.Param, ...],
+    suffix: str,
+    sub: str = "",
 ) -> list[Operation]:
-    kind = ctx.rt.kind
-    stream = _BUILTIN_PRODUCES + _STREAMS if ctx.rt.crd is None else (_JSON, _STREAMS[0])
-    if single:
-        return [
-            _op(
-                ctx,
-                method="get",
-                action="watch",
-                verb="watch",
-                suffix=ctx.scope + kind,
-                description=f"watch changes to an object of kind {kind}. deprecated: use the "
-                "'watch' parameter with a list operation instead, filtered to a single item with "
-                "the 'fieldSelector' parameter.",
-                params=base + P.LIST,
-                responses=_ok(WATCH_EVENT, "200"),
-                produces=stream,
+    rt = ctx.rt
+    refs = {
+        "self": ctx.kind_ref,
+        "list": ctx.list_ref,
+        "status": STATUS,
+        "options": DELETE_OPTIONS,
+        "patch": PATCH,
+        "event": WATCH_EVENT,
+        "deleted": ctx.kind_ref if (rt.group, rt.plural) in _DELETE_RETURNS_OBJECT else STATUS,
+        "sub": SCALE if sub == "scale" else ctx.kind_ref,
+    }
+    gvk = ("autoscaling", "v1", "Scale") if sub == "scale" else ctx.gvk
+    what = "list or watch" if "watch" in rt.verbs else "list"
+    ops = []
+    for spec in specs:
+        if spec.requires and spec.requires not in rt.verbs:
+            continue
+        params = base
+        if spec.body:
+            params += (P.body(refs[spec.body], required=spec.body != "options"),)
+        ops.append(
+            Operation(
+                method=spec.method,
+                action=spec.action,
+                operation_id=f"{spec.id_verb}{ctx.id_middle}{suffix}",
+                description=spec.description.format(
+                    kind=rt.kind, a=_article(rt.kind), what=what, sub=sub
+                ),
+                tag=ctx.tag,
+                gvk=gvk,
+                params=params + spec.params,
+                responses=_ok(refs[spec.response], *spec.codes),
+                consumes=ctx.patch_types if spec.consumes_patch else ("*/*",),
+                produces=_produces(ctx, spec.produces),
             )
-        ]
-    scope = "" if all_namespaces else ctx.scope
-    tail = "ForAllNamespaces" if all_namespaces else ""
-    return [
-        _op(
-            ctx,
-            method="get",
-            action="watchlist",
-            verb="watch",
-            suffix=f"{scope}{kind}List{tail}",
-            description=f"watch individual changes to a list of {kind}. deprecated: use the "
-            "'watch' parameter with a list operation instead.",
-            params=base + P.LIST,
-            responses=_ok(WATCH_EVENT, "200"),
-            produces=stream,
         )
-    ]
+    return ops
 
 
 def resource_routes(rt: ResourceType) -> list[Route]:
@@ -407,56 +289,43 @@ def resource_routes(rt: ResourceType) -> list[Route]:
     prefix, doc = gv_prefix(rt.group, rt.version), doc_key(rt.group, rt.version)
     ns = "/namespaces/{namespace}" if rt.namespaced else ""
     ns_params: tuple[P.Param, ...] = (P.namespace_param(),) if rt.namespaced else ()
+    collection = (*ns_params, P.PRETTY)
     named = (P.name_param(rt.kind), *ns_params, P.PRETTY)
+    kind = ctx.scope + rt.kind  # operationId suffix: ReplaceNamespacedPod
     routes = [
-        Route(f"{prefix}{ns}/{rt.plural}", doc, _collection_ops(ctx, (*ns_params, P.PRETTY))),
-        Route(f"{prefix}{ns}/{rt.plural}/{{name}}", doc, _object_ops(ctx, named)),
+        Route(
+            f"{prefix}{ns}/{rt.plural}",
+            doc,
+            _operations(ctx, _COLLECTION, base=collection, suffix=kind),
+        ),
+        Route(
+            f"{prefix}{ns}/{rt.plural}/{{name}}",
+            doc,
+            _operations(ctx, _OBJECT, base=named, suffix=kind),
+        ),
     ]
     for sub in sorted(rt.subresources):
         sub_named = (P.name_param("Scale" if sub == "scale" else rt.kind), *ns_params, P.PRETTY)
-        routes.append(
-            Route(
-                f"{prefix}{ns}/{rt.plural}/{{name}}/{sub}",
-                doc,
-                _subresource_ops(ctx, sub, sub_named),
-            )
+        specs = _DESCRIBED_SUBRESOURCES.get(sub, ())
+        ops = _operations(ctx, specs, base=sub_named, suffix=kind + sub.capitalize(), sub=sub)
+        routes.append(Route(f"{prefix}{ns}/{rt.plural}/{{name}}/{sub}", doc, ops))
+    if rt.namespaced:
+        every = _operations(
+            ctx, _COLLECTION[:1], base=(P.PRETTY,), suffix=f"{rt.kind}ForAllNamespaces"
         )
-    if rt.namespaced and "list" in rt.verbs:
-        list_all = _op(
-            ctx,
-            method="get",
-            action="list",
-            verb="list",
-            suffix=f"{rt.kind}ForAllNamespaces",
-            description=routes[0].operations[0].description,
-            params=(P.PRETTY, *P.LIST),
-            responses=_ok(ctx.list_ref, "200"),
-            produces=routes[0].operations[0].produces,
+        routes.append(Route(f"{prefix}/{rt.plural}", doc, every))
+    watch = f"{prefix}/watch{ns}/{rt.plural}"
+    routes.append(
+        Route(watch, doc, _operations(ctx, _WATCH_LIST, base=collection, suffix=f"{kind}List"))
+    )
+    routes.append(
+        Route(watch + "/{name}", doc, _operations(ctx, _WATCH_ONE, base=named, suffix=kind))
+    )
+    if rt.namespaced:
+        every = _operations(
+            ctx, _WATCH_LIST, base=(P.PRETTY,), suffix=f"{rt.kind}ListForAllNamespaces"
         )
-        routes.append(Route(f"{prefix}/{rt.plural}", doc, [list_all]))
-    if "watch" in rt.verbs:
-        routes.append(
-            Route(
-                f"{prefix}/watch{ns}/{rt.plural}",
-                doc,
-                _watch_ops(ctx, single=False, all_namespaces=False, base=(*ns_params, P.PRETTY)),
-            )
-        )
-        routes.append(
-            Route(
-                f"{prefix}/watch{ns}/{rt.plural}/{{name}}",
-                doc,
-                _watch_ops(ctx, single=True, all_namespaces=False, base=named),
-            )
-        )
-        if rt.namespaced:
-            routes.append(
-                Route(
-                    f"{prefix}/watch/{rt.plural}",
-                    doc,
-                    _watch_ops(ctx, single=False, all_namespaces=True, base=(P.PRETTY,)),
-                )
-            )
+        routes.append(Route(f"{prefix}/watch/{rt.plural}", doc, every))
     return [route for route in routes if route.operations]
 
 
