@@ -174,6 +174,21 @@ def test_idle_keep_alive_connection_is_closed(limited: StromServer) -> None:
     assert time.monotonic() - started >= IDLE_TIMEOUT - 0.3
 
 
+def test_each_request_starts_the_idle_wait_again(limited: StromServer) -> None:
+    # The idle deadline moves with every request (the server's timer re-arms itself when it
+    # fires early): a client asking every 0.6 IDLE_TIMEOUT keeps its connection.
+    sock = connect(limited)
+    request = b"GET /version HTTP/1.1\r\nHost: x\r\n%s\r\n" % auth(limited)
+    reader = Reader(sock)
+    for _ in range(4):
+        sock.sendall(request)
+        assert reader.response()[0] == 200
+        assert not closed_within(sock, IDLE_TIMEOUT * 0.6)
+    started = time.monotonic()
+    assert closed_within(sock, IDLE_TIMEOUT + 5)
+    assert time.monotonic() - started >= IDLE_TIMEOUT * 0.4 - 0.3
+
+
 @pytest.mark.parametrize(
     "request_bytes",
     [

@@ -16,7 +16,6 @@ format, no compression of rotated files, no webhook backend.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from strom.audit.events import Request, RequestAudit, set_audit_id
 from strom.audit.policy import Policy, PolicyError, load_policy
 from strom.audit.rotate import ensure_log_file, open_writer
 from strom.audit.sink import DEFAULT_BUFFER_SIZE, AuditCollector, BufferedSink
+from strom.uids import random_uuid
 
 __all__ = [
     "AuditError",
@@ -91,7 +91,7 @@ class Auditor:
 
     def begin(self, request: Request) -> RequestAudit:
         """A request arrived: its audit ID is the client's `Audit-ID` header or a new UUID."""
-        audit_id = request.headers.get("audit-id") or str(uuid.uuid4())
+        audit_id = request.headers.get("audit-id") or random_uuid()
         return RequestAudit(
             sink=self.sink,
             policy=self.policy,

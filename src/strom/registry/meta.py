@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from strom.uids import random_uuid
 
 __all__ = [
     "META_ORDER",
@@ -77,7 +78,7 @@ def canonical(obj: dict[str, Any], *, with_type: bool) -> dict[str, Any]:
 
 def fill_create_fields(meta: dict[str, Any], *, with_generation: bool) -> None:
     """System fields a create sets (rest.FillObjectMetaSystemFields + BeforeCreate)."""
-    meta["uid"] = str(uuid.uuid4())
+    meta["uid"] = random_uuid()
     meta["creationTimestamp"] = now_rfc3339()
     meta.pop("deletionTimestamp", None)
     meta.pop("deletionGracePeriodSeconds", None)

@@ -141,7 +141,7 @@ class RequestParser:
         self._max_body = max_body
         self.peer_cert = peer_cert
         self.remote = remote
-        self._done: list[Request] = []
+        self._done: list[Request | ProtocolError] = []
         self._failed: ProtocolError | None = None
         self.in_message = False
         self.in_headers = False
@@ -169,7 +169,7 @@ class RequestParser:
             # Upgrades (SPDY, WebSocket: exec, attach, port-forward) are not served.
             if self._failed is None:
                 self._fail(400, "")
-        events: list[Request | ProtocolError] = list(self._done)
+        events = self._done  # handed over; a fresh list collects the next ones
         self._done = []
         if self._failed is not None:
             events.append(self._failed)
@@ -196,15 +196,23 @@ class RequestParser:
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+        # The hottest callback (every header of every request): _count inlined.
+        self._head_bytes += len(name) + len(value) + 4  # ": " and CRLF
+        if self._head_bytes > self._limit:
+            self._fail(431, "")
+            raise _Stop
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
-        old = self._headers.get(key)
-        if old is not None and key == "content-length" and old != text:
-            self._fail(400, "")  # Go: "invalid Content-Length" on differing repeats
-            raise _Stop
-        self._headers[key] = text if old is None else f"{old}, {text}"
-        if key.startswith("impersonate-"):
+        headers = self._headers
+        old = headers.get(key)
+        if old is None:
+            headers[key] = text
+        else:
+            if key == "content-length" and old != text:
+                self._fail(400, "")  # Go: "invalid Content-Length" on differing repeats
+                raise _Stop
+            headers[key] = f"{old}, {text}"
+        if key[:12] == "impersonate-":
             self._impersonation.append((key, text))
 
     def on_headers_complete(self) -> None:
@@ -260,24 +268,46 @@ class _Stop(Exception):
     """Raised from a callback to end parsing; httptools re-raises it from feed_data."""
 
 
-def _header_value(value: str) -> bytes:
-    return value.replace("\r", " ").replace("\n", " ").encode("utf-8", "replace")
+def _one_line(value: str) -> str:
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def _status_line(status: int) -> bytes:
+    return b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, b"Unknown"))
+
+
+_STATUS_LINES = {status: _status_line(status) for status in REASONS}
 
 
 def encode_head(
     status: int, content_type: str, headers: list[tuple[str, str]], extra: bytes, date: bytes
 ) -> bytes:
     """A response head: status line, `headers` in order, Content-Type, Date, then `extra`
-    (the framing header lines, already CRLF-terminated) and the blank line."""
-    parts = [b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, b"Unknown"))]
-    for name, value in headers:
-        parts.append(b"%s: %s\r\n" % (name.encode("latin-1", "replace"), _header_value(value)))
+    (the framing header lines, already CRLF-terminated) and the blank line.
+
+    Values go out in UTF-8 (a Warning may quote any field name); CR and LF inside a value
+    become spaces, so no value can end the head or add a header.
+    """
+    lines = [f"{name}: {value}\r\n" for name, value in headers]
     if content_type:
-        parts.append(b"Content-Type: %s\r\n" % _header_value(content_type))
-    parts.append(b"Date: %s\r\n" % date)
-    parts.append(extra)
-    parts.append(b"\r\n")
-    return b"".join(parts)
+        lines.append(f"Content-Type: {content_type}\r\n")
+    text = "".join(lines)
+    # Each line brought exactly one CR and one LF; more means a value carries its own.
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
+        text = "".join(
+            f"{_one_line(name)}: {_one_line(value)}\r\n"
+            for name, value in (
+                *headers,
+                *((("Content-Type", content_type),) if content_type else ()),
+            )
+        )
+    status_line = _STATUS_LINES.get(status) or _status_line(status)
+    return b"%s%sDate: %s\r\n%s\r\n" % (
+        status_line,
+        text.encode("utf-8", "replace"),
+        date,
+        extra,
+    )
 
 
 def protocol_error_bytes(error: ProtocolError) -> bytes:

@@ -127,8 +127,11 @@ class Connection(asyncio.Protocol):
       _pending: parsed requests not yet handled (bounded by reading pauses).
       _worker: the task handling `_pending`, one at a time; owned and cancelled here, and
         guarded: whatever it raises is logged and ends the connection, never lost.
-      _timer: the header or idle deadline, armed only while the connection waits for a
-        client (never during a handler or a stream).
+      _deadline: when the header or idle wait ends (loop time), 0.0 while no wait runs (a
+        handler or a stream), -1.0 once a protocol error is closing the connection.
+      _timer: fires at or before `_deadline` and checks it. Moving the deadline later does
+        not touch the timer (it re-arms itself when it fires early), so a keep-alive request
+        costs a float, not a timer made and cancelled.
       _can_write: cleared while the transport asks us to pause writing.
     """
 
@@ -138,6 +141,7 @@ class Connection(asyncio.Protocol):
         "_can_write",
         "_close_callbacks",
         "_closed",
+        "_deadline",
         "_error_responder",
         "_handler",
         "_limits",
@@ -172,6 +176,7 @@ class Connection(asyncio.Protocol):
         self._pending: list[Request] = []
         self._worker: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
         self._broken: ProtocolError | None = None  # to answer once earlier requests are
         # Created on first use: most connections never wait for either.
         self._can_write: asyncio.Event | None = None
@@ -202,7 +207,10 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        self._disarm()
+        self._deadline = 0.0
+        if self._timer is not None:
+            self._timer.cancel()  # it holds the connection alive otherwise
+            self._timer = None
         self._tracker.discard(self)
         if self._can_write is not None:
             self._can_write.set()
@@ -263,19 +271,35 @@ class Connection(asyncio.Protocol):
 
     # --- deadlines -----------------------------------------------------------------------
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        if seconds > 0 and self.transport is not None:
-            self._timer = asyncio.get_running_loop().call_later(seconds, self._expired)
+        if self._deadline < 0 or self.transport is None:
+            return
+        if seconds <= 0:
+            self._deadline = 0.0
+            return
+        loop = asyncio.get_running_loop()
+        deadline = self._deadline = loop.time() + seconds
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._expired)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._deadline > 0:
+            self._deadline = 0.0  # a timer still set finds nothing to do and goes
 
     def _expired(self) -> None:
         """Go closes a connection whose headers or next request did not come in time,
         without an answer."""
         self._timer = None
+        deadline = self._deadline
+        if deadline <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < deadline:  # the wait began again since this timer was set
+            self._timer = loop.call_at(deadline, self._expired)
+            return
+        self._deadline = 0.0
         if self._worker is None and not self.streaming:
             self.abort()
 
@@ -441,7 +465,9 @@ class Connection(asyncio.Protocol):
             # Go's closeWriteAndWait: keep reading (and dropping, the parser has failed) for
             # a moment before closing, or the kernel answers the client's unread bytes with
             # a reset that can destroy the response before the client reads it.
-            self._disarm()
+            self._deadline = -1.0  # no header or idle deadline from now on
+            if self._timer is not None:
+                self._timer.cancel()
             self._timer = asyncio.get_running_loop().call_later(_RST_AVOIDANCE_DELAY, self.close)
         else:
             self._broken = error  # answered in order, after the request being handled

@@ -7,7 +7,6 @@ kube-apiserver pretty-prints for (curl, Wget, browsers).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import yaml
 
 from strom.errors import StatusError
 from strom.server.http import Request, Response
+from strom.uids import random_uuid
 
 __all__ = [
     "MediaType",
@@ -42,7 +42,7 @@ def wants_pretty(request: Request) -> bool:
 
 
 def common_headers() -> list[tuple[str, str]]:
-    return [("Audit-Id", str(uuid.uuid4())), ("Cache-Control", "no-cache, private")]
+    return [("Audit-Id", random_uuid()), ("Cache-Control", "no-cache, private")]
 
 
 def status_response(err: StatusError, request: Request) -> Response:
