@@ -23,7 +23,7 @@ import pytest
 
 from strom.testing.server import StromServer
 
-from .conftest import Api
+from .conftest import Api, kubectl_path
 
 Factory = Callable[..., StromServer]
 
@@ -317,6 +317,48 @@ def test_omit_stages_and_managed_fields(strom_server_factory: Factory, tmp_path:
     assert "managedFields" not in stripped["responseObject"]["metadata"]
     assert stripped["requestObject"]["data"] == {"k": "v"}
     assert stripped["responseObject"]["data"] == {"k": "v"}
+
+
+def test_protobuf_create_is_logged_as_the_object_it_decoded_to(
+    strom_server_factory: Factory, tmp_path: Path
+) -> None:
+    # kubectl's imperative create sends protobuf; audit logs the object the handler decoded
+    # (it decodes nothing itself), as JSON, as kube's LogRequestObject does.
+    server, log = audited_server(strom_server_factory, tmp_path, "- level: RequestResponse\n")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(server.token_kubeconfig(ADMIN_TOKEN, "admin")),
+        "KUBECACHEDIR": str(tmp_path / "kube-cache"),
+    }
+    done = subprocess.run(
+        [kubectl_path(), "-v=8", "create", "configmap", "pb", "--from-literal=k=v"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    sent = [line for line in done.stderr.splitlines() if "Content-Type:" in line]
+    assert any("application/vnd.kubernetes.protobuf" in line for line in sent), sent
+    (event,) = [
+        e
+        for e in wait_for(
+            log,
+            lambda evs: any(
+                e["verb"] == "create" and e["stage"] == "ResponseComplete" for e in evs
+            ),
+            what="the create's ResponseComplete",
+        )
+        if e["verb"] == "create" and e["stage"] == "ResponseComplete"
+    ]
+    assert event["objectRef"]["name"] == "pb"
+    sent_object = event["requestObject"]
+    assert sent_object["kind"] == "ConfigMap" and sent_object["apiVersion"] == "v1"
+    assert sent_object["metadata"]["name"] == "pb"
+    assert sent_object["data"] == {"k": "v"}
+    assert event["responseObject"]["data"] == {"k": "v"}
+    assert event["responseStatus"] == {"metadata": {}, "code": 201}
 
 
 def test_failed_authentication_logs_response_started_only(
