@@ -294,14 +294,19 @@ def find_go() -> str | None:
 
 
 def build_goload(go: str) -> Path:
-    """Build bench/goload (standard library only, so offline) into a cache keyed by its
-    source, once per change; returns the binary."""
-    source = Path(__file__).parent / "goload"
+    """Build bench/goload; see build_go_tool."""
+    return build_go_tool(go, "goload")
+
+
+def build_go_tool(go: str, name: str) -> Path:
+    """Build bench/<name> (a Go program, standard library only, so offline) into a cache keyed
+    by its source, once per change; returns the binary."""
+    source = Path(__file__).parent / name
     digest = hashlib.sha256(
         b"".join(p.read_bytes() for p in [*sorted(source.glob("*.go")), source / "go.mod"])
     ).hexdigest()[:12]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "strom-bench"
-    binary = cache / f"goload-{digest}"
+    binary = cache / f"{name}-{digest}"
     if binary.exists():
         return binary
     cache.mkdir(parents=True, exist_ok=True)

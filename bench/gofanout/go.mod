@@ -1,0 +1,3 @@
+module strom.dev/bench/gofanout
+
+go 1.22
