@@ -142,3 +142,38 @@ def test_nothing_is_written_after_the_watch_ended() -> None:
         assert sink.writes == []
 
     run(body())
+
+
+def test_registration_catch_up_then_live_in_order_none_twice() -> None:
+    # What a watch does at registration: take its catch-up (history up to the cache's
+    # revision) and register in one step, with live events queueing in `pending` until the
+    # catch-up is written; then go_live sends them in order. Events at or below min_rev (the
+    # revision registered at) are already in the catch-up and must not come again.
+    async def body() -> None:
+        sink = RecordingSink()
+        watchers = WatcherSet("/registry/configmaps/", namespaced=True)
+        w = watcher(sink)
+        history = [event(3, "a", {}), event(4, "b", {})]
+        w.pending = []
+        w.min_rev = 4  # the cache's revision when it registered
+        watchers.add(w)
+        # The fan-out runs while the catch-up is being written: a replayed revision (4) and
+        # two new ones arrive.
+        touched: dict[Watcher, None] = {}
+        watchers.fan_out([event(4, "b", {}), event(5, "c", {})], touched)
+        watchers.fan_out([event(6, "d", {})], touched)
+        for t in touched:
+            t.flush()
+        assert sink.writes == []  # nothing live goes out before the catch-up
+        for frame in filter(None, map(w.frame_for, history)):
+            sink.write_chunk(frame)
+        w.go_live()
+        watchers.fan_out([event(7, "e", {})], touched := {})
+        for t in touched:
+            t.flush()
+        wire = b"".join(sink.writes)
+        order = [wire.index(b'"r":%d}' % rev) for rev in (3, 4, 5, 6, 7)]
+        assert order == sorted(order)
+        assert all(wire.count(b'"r":%d}' % rev) == 1 for rev in (3, 4, 5, 6, 7))
+
+    run(body())
