@@ -24,7 +24,12 @@ class Cause:
     field: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        out = {"reason": self.reason, "message": self.message}
+        # metav1.StatusCause: every field omitempty.
+        out = {}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.message:
+            out["message"] = self.message
         if self.field:
             out["field"] = self.field
         return out
@@ -239,7 +244,13 @@ class StatusError(Exception):
 
     @classmethod
     def internal(cls, message: str) -> StatusError:
-        return cls(500, "InternalError", f"Internal error occurred: {message}", _Details())
+        """NewInternalError: the error's text as the one cause too."""
+        return cls(
+            500,
+            "InternalError",
+            f"Internal error occurred: {message}",
+            _Details(causes=(Cause("", message),)),
+        )
 
     @classmethod
     def service_unavailable(cls, message: str) -> StatusError:

@@ -55,6 +55,8 @@ class Response:
     # The metav1.Status the body encodes, when it is one (errors, a delete's Success): audit
     # copies it into responseStatus without decoding the body again.
     status_object: dict[str, Any] | None = None
+    # Close the connection after this response (a handler failed: its state is unknown).
+    close_connection: bool = False
 
 
 class StreamingResponse:
@@ -354,6 +356,8 @@ class Connection(asyncio.Protocol):
             finally:
                 self._end_stream(response)
             return keep_alive
+        if response.close_connection:
+            keep_alive = False
         if not keep_alive:
             response.headers.append(("Connection", "close"))
         self._send(response, head_only=request.method == "HEAD")

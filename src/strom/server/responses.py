@@ -156,6 +156,9 @@ def raw_response(
 
 
 def internal_error_response(request: Request) -> Response:
-    """The answer to a request whose handler raised: kube's 500 `Status` (its recovery
-    filter's wording)."""
-    return status_response(StatusError.internal("unexpected error"), request)
+    """The answer to a request whose handler raised: a 500 `Status` worded as kube's
+    NewInternalError, and the connection closes after it (the failed handler may have left
+    the connection's state unknown)."""
+    response = status_response(StatusError.internal("unexpected error"), request)
+    response.close_connection = True
+    return response
