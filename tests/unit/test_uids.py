@@ -20,3 +20,21 @@ def test_random_uuids_are_version_4_in_canonical_form() -> None:
         assert str(parsed) == text
     # Every variant digit occurs: the variant nibble keeps the random bits it may keep.
     assert {text[19] for text in made} == set("89ab")
+
+
+def test_a_forked_child_does_not_repeat_the_parents_uuids() -> None:
+    import os
+
+    random_uuid()  # the pool holds bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write what it makes next, then leave at once
+        os.write(write, "".join(random_uuid() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    child = os.read(read, 4096).decode()
+    os.close(read)
+    parent = "".join(random_uuid() for _ in range(10))
+    assert status == 0 and len(child) == len(parent) == 360
+    assert child != parent
