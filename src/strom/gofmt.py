@@ -13,7 +13,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["aggregate_errors", "go_float", "go_json_marshal", "go_quote", "go_quote_list"]
+__all__ = [
+    "aggregate_errors",
+    "go_float",
+    "go_json_marshal",
+    "go_parse_bool",
+    "go_quote",
+    "go_quote_list",
+]
 
 _ESCAPES = {
     "\a": "\\a",
@@ -102,3 +109,14 @@ def go_float(value: float) -> str:
     if point >= len(digits):
         return prefix + digits + "0" * (point - len(digits))
     return f"{prefix}{digits[:point]}.{digits[point:]}"
+
+
+_PARSE_BOOL = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+
+
+def go_parse_bool(text: str) -> bool | None:
+    """strconv.ParseBool; None where Go returns an error."""
+    return _PARSE_BOOL.get(text)

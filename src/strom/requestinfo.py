@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-__all__ = ["RequestInfo", "request_info"]
+__all__ = ["RequestInfo", "query_bool", "request_info"]
 
 _API_PREFIXES = ("api", "apis")
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
@@ -25,8 +25,6 @@ _METHOD_VERBS = {
     "PATCH": "patch",
     "DELETE": "delete",
 }
-_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool
-_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 _SEGMENT_BAD = re.compile(r"[/%]")
 
 
@@ -90,16 +88,17 @@ def request_info(method: str, path: str, raw_query: str) -> RequestInfo:
     )
 
 
-def _watch_param(query: dict[str, list[str]]) -> bool:
-    values = query.get("watch")
+def query_bool(values: list[str] | None) -> bool | None:
+    """A boolean query parameter as kube's parameter codec reads it (Convert_Slice_string_To_
+    bool): absent is None; "0" and "false" in any case are false; anything else, the empty
+    string and Python's `True` included, is true."""
     if not values:
-        return False
-    value = values[0]
-    if value in _TRUE:
-        return True
-    # An unparseable value makes kube's parameter decoding fail; it then still honours
-    # `watch` unless it reads false.
-    return value not in _FALSE and value.lower() not in ("false", "0")
+        return None
+    return values[0] != "0" and values[0].lower() != "false"
+
+
+def _watch_param(query: dict[str, list[str]]) -> bool:
+    return query_bool(query.get("watch")) is True
 
 
 def _name_from_field_selector(query: dict[str, list[str]]) -> str:

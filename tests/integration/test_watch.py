@@ -458,3 +458,37 @@ def test_kubectl_get_pods_watch_table_output(api: Api, ns: str, server: StromSer
     finally:
         proc.kill()
         proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("value", "watches"),
+    [
+        ("True", True),  # kubernetes_asyncio sends Python's bool as text
+        ("true", True),
+        ("1", True),
+        ("", True),  # kube's parameter codec: only "0" and "false" (any case) are false
+        ("yes", True),
+        ("false", False),
+        ("FALSE", False),
+        ("0", False),
+    ],
+)
+def test_watch_parameter_reads_as_kube_reads_it(
+    api: Api, ns: str, value: str, watches: bool
+) -> None:
+    created = api.post(f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "flag"}})
+    assert created.status in (201, 409)
+    reply = api.get(f"/api/v1/namespaces/{ns}/configmaps?watch={value}&timeoutSeconds=1")
+    assert reply.status == 200
+    if watches:
+        first = json.loads(reply.body.splitlines()[0])
+        assert first["type"] == "ADDED" and first["object"]["metadata"]["name"] == "flag"
+    else:
+        assert reply.json["kind"] == "ConfigMapList"
+
+
+def test_pretty_parameter_is_gos_parse_bool(api: Api, ns: str) -> None:
+    for value, pretty in (("True", True), ("t", True), ("1", True), ("yes", False), ("0", False)):
+        reply = api.get(f"/api/v1/namespaces/{ns}/configmaps?pretty={value}")
+        assert reply.status == 200
+        assert reply.body.startswith(b"{\n") is pretty, value

@@ -298,7 +298,7 @@ class ResourceAPI:
     ) -> Response | StreamingResponse:
         method = request.method
         if method in ("GET", "HEAD"):
-            if rp.watch_prefix or request.param("watch") in ("true", "1"):
+            if rp.watch_prefix or request.flag("watch") is True:
                 return await self._watch(request, rp, rt, media)
             opts = list_options(request, rt)
             page = await list_objects(
@@ -344,7 +344,7 @@ class ResourceAPI:
         method = request.method
         if (
             method in ("GET", "HEAD")
-            and (rp.watch_prefix or request.param("watch") in ("true", "1"))
+            and (rp.watch_prefix or request.flag("watch") is True)
             and not rp.subresource
         ):
             return await self._watch(request, rp, rt, media)

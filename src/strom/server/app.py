@@ -259,7 +259,7 @@ class App:
         rt = self.types.lookup(rp.group, rp.version, rp.resource)
         if rt is None:
             raise StatusError.no_route()
-        watch = rp.watch_prefix or request.param("watch") in ("true", "1")
+        watch = rp.watch_prefix or request.flag("watch") is True
         verb = request_verb(request.method, has_name=bool(rp.name), watch=watch)
         scope = "resource" if rp.name else ("namespace" if rp.namespace else "cluster")
         labels = (verb, rt.group, rt.version, rt.plural, rp.subresource, scope, "apiserver")

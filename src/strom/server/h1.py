@@ -25,6 +25,8 @@ from urllib.parse import parse_qs, unquote
 
 import httptools
 
+from strom.requestinfo import query_bool
+
 __all__ = [
     "GO_HEADER_SLACK",
     "MAX_BODY",
@@ -90,6 +92,11 @@ class Request:
     def param(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
         return values[0] if values else default
+
+    def flag(self, name: str) -> bool | None:
+        """A boolean parameter (watch, allowWatchBookmarks, sendInitialEvents) as kube's
+        parameter codec reads it: None when absent, false only for "0" and "false"."""
+        return query_bool(self.query.get(name))
 
 
 @dataclass(frozen=True, slots=True)

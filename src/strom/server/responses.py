@@ -14,6 +14,7 @@ import orjson
 import yaml
 
 from strom.errors import StatusError
+from strom.gofmt import go_parse_bool
 from strom.server.http import Request, Response
 from strom.uids import random_uuid
 
@@ -35,8 +36,9 @@ _NOT_ACCEPTABLE = "only the following media types are accepted: application/json
 
 
 def wants_pretty(request: Request) -> bool:
-    if request.param("pretty") in ("true", "1"):
-        return True
+    pretty = request.param("pretty")
+    if pretty:  # kube: strconv.ParseBool of a non-empty `pretty` decides, errors are false
+        return go_parse_bool(pretty) is True
     ua = request.headers.get("user-agent", "").lower()
     return ua.startswith(_PRETTY_AGENTS)
 

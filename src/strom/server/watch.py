@@ -58,17 +58,6 @@ class WatchOptions:
     timeout: float
 
 
-def _bool_param(request: Request, name: str) -> bool | None:
-    value = request.param(name)
-    if value == "":
-        return None
-    if value in ("true", "1"):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise StatusError.bad_request(f'{name}: Invalid value: "{value}": must be true or false')
-
-
 def _invalid_list_options(field: str, message: str) -> StatusError:
     return StatusError.invalid(
         "ListOptions",
@@ -85,7 +74,7 @@ def watch_options(
     field: FieldSelector,
     config: WatchConfig,
 ) -> WatchOptions:
-    send_initial = _bool_param(request, "sendInitialEvents")
+    send_initial = request.flag("sendInitialEvents")
     match = request.param("resourceVersionMatch")
     if send_initial is not None and match != "NotOlderThan":
         raise _invalid_list_options(
@@ -114,7 +103,7 @@ def watch_options(
         resource_version=request.param("resourceVersion"),
         resource_version_match=match,
         send_initial_events=send_initial,
-        bookmarks=_bool_param(request, "allowWatchBookmarks") is True,
+        bookmarks=request.flag("allowWatchBookmarks") is True,
         timeout=max(0.0, timeout),
     )
 
