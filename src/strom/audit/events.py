@@ -24,6 +24,7 @@ from urllib.parse import quote
 import orjson
 import yaml
 
+from strom import mediatypes as mt
 from strom.audit.policy import (
     METADATA,
     REQUEST,
@@ -48,7 +49,7 @@ DECISION = "authorization.k8s.io/decision"
 REASON = "authorization.k8s.io/reason"
 _MAX_USER_AGENT = 1024
 _WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
-_JSON_TYPES = ("application/json", "application/merge-patch+json", "application/json-patch+json")
+_JSON_TYPES = (mt.JSON, mt.MERGE_PATCH, mt.JSON_PATCH, mt.STRATEGIC_MERGE_PATCH)
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"  # what Go's URL.EscapedPath leaves alone
 
 
@@ -450,9 +451,9 @@ def _decode(body: bytes, content_type: str) -> Any:
     creates and updates) come decoded from the handler, so they are never decoded twice."""
     base = content_type.split(";", 1)[0].strip().lower()
     try:
-        if base in _JSON_TYPES or base == "application/strategic-merge-patch+json" or not base:
+        if base in _JSON_TYPES or not base:
             return orjson.loads(body)
-        if base in ("application/yaml", "application/apply-patch+yaml"):
+        if base in (mt.YAML, mt.APPLY_PATCH):
             return yaml.safe_load(body)
     except (orjson.JSONDecodeError, yaml.YAMLError):
         return None
@@ -463,14 +464,14 @@ def _response_object(response: Response, *, omit_managed_fields: bool) -> Any:
     """The response body for the event: compact JSON is embedded as is (no re-parse)."""
     ctype = response.content_type.split(";", 1)[0].strip().lower()
     body = response.body
-    if ctype == "application/json":
+    if ctype == mt.JSON:
         if not omit_managed_fields and b"\n" not in body:
             return orjson.Fragment(body)
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
-    elif ctype == "application/yaml":
+    elif ctype == mt.YAML:
         try:
             obj = yaml.safe_load(body)
         except yaml.YAMLError:

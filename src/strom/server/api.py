@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import yaml
 
+from strom import mediatypes as mt
 from strom.auth.reviews import access_review, rules_review, token_review
 from strom.auth.services import TOKEN_REQUEST, AuthServices
 from strom.errors import StatusError
@@ -43,11 +44,7 @@ from strom.user import UserInfo, user_info_dict
 
 __all__ = ["ResourceAPI"]
 
-_PATCH_TYPES = (
-    "application/json-patch+json",
-    "application/merge-patch+json",
-    "application/strategic-merge-patch+json",
-)
+_PATCH_TYPES = (mt.JSON_PATCH, mt.MERGE_PATCH, mt.STRATEGIC_MERGE_PATCH)
 
 
 def _media_base(content_type: str) -> str:
@@ -56,9 +53,9 @@ def _media_base(content_type: str) -> str:
 
 def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
     """A JSON or YAML request body as a dict; 400/415 as kube-apiserver answers."""
-    media = _media_base(request.headers.get("content-type", "")) or "application/json"
+    media = _media_base(request.headers.get("content-type", "")) or mt.JSON
     body = request.body
-    if media == "application/json":
+    if media == mt.JSON:
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -67,7 +64,7 @@ def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
                 f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
                 f" version/kind; json parse error: {exc} ({snippet})"
             ) from exc
-    elif media in ("application/yaml", "application/x-yaml", "text/yaml"):
+    elif media in mt.YAML_TYPES:
         try:
             obj = yaml.safe_load(body)
         except yaml.YAMLError as exc:
@@ -75,7 +72,7 @@ def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
                 f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
                 f" version/kind; yaml parse error: {exc}"
             ) from exc
-    elif media == "application/vnd.kubernetes.protobuf":
+    elif media == mt.PROTOBUF:
         # client-go (kubectl create, controllers) sends built-in kinds as protobuf.
         obj = decode_k8s_protobuf(body, expected_kind=rt.kind)
     else:
@@ -380,7 +377,7 @@ class ResourceAPI:
                     415,
                     "UnsupportedMediaType",
                     f"the body of the request was in an unknown format - accepted media types"
-                    f" include: {', '.join(_PATCH_TYPES)}, application/apply-patch+yaml",
+                    f" include: {', '.join(mt.PATCH_TYPES)}",
                 )
             result = await self.registry.patch(
                 rt,

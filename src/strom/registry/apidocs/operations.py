@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from strom import mediatypes as mt
 from strom.registry import schemas
 from strom.registry.apidocs import params as P
 from strom.registry.apidocs.convert import crd_definition_name
@@ -25,18 +26,13 @@ DELETE_OPTIONS = META + "DeleteOptions"
 PATCH = META + "Patch"
 SCALE = "io.k8s.api.autoscaling.v1.Scale"
 
-_JSON = "application/json"
-_YAML = "application/yaml"
-_PROTOBUF = "application/vnd.kubernetes.protobuf"
-_STREAMS = ("application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch")
+_JSON = mt.JSON
+_YAML = mt.YAML
+_PROTOBUF = mt.PROTOBUF
+_STREAMS = (mt.WATCH_JSON, mt.WATCH_PROTOBUF)
 _BUILTIN_PRODUCES = (_JSON, _YAML, _PROTOBUF)
 _CUSTOM_PRODUCES = (_JSON, _YAML)
-_PATCH_TYPES = (
-    "application/json-patch+json",
-    "application/merge-patch+json",
-    "application/strategic-merge-patch+json",
-    "application/apply-patch+yaml",
-)
+_PATCH_TYPES = mt.PATCH_TYPES
 _CUSTOM_PATCH_TYPES = tuple(t for t in _PATCH_TYPES if "strategic" not in t)
 
 # Registries that answer DELETE with the deleted object instead of a Status.

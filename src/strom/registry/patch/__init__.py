@@ -35,10 +35,8 @@ __all__ = [
     "apply_patch",
 ]
 
-JSON_PATCH = "application/json-patch+json"
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-_APPLY_PATCH = "application/apply-patch+yaml"
+from strom.mediatypes import APPLY_PATCH as _APPLY_PATCH
+from strom.mediatypes import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 
 # What kube-apiserver's 415 lists: built-in kinds accept all four, custom resources have no
 # schema to drive a strategic merge (CBOR apply is behind a disabled feature gate in v1.36).
