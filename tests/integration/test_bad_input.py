@@ -75,7 +75,9 @@ BAD_REQUESTS: list[tuple[str, str, Any, str, int]] = [
     ("GET", "configmaps?resourceVersion=-1", None, "", 400),
     ("GET", "configmaps?resourceVersionMatch=Bogus&resourceVersion=1", None, "", 400),
     ("GET", "configmaps?watch=true&timeoutSeconds=abc", None, "", 400),
-    ("GET", "configmaps?watch=true&sendInitialEvents=maybe", None, "", 400),
+    # kube's codec reads any value but "0"/"false" as true (Convert_Slice_string_To_Pointer_
+    # bool), so "maybe" is sendInitialEvents=true without resourceVersionMatch: 422.
+    ("GET", "configmaps?watch=true&sendInitialEvents=maybe", None, "", 422),
     ("GET", "configmaps?watch=true&sendInitialEvents=true", None, "", 422),
     ("DELETE", "configmaps/target?gracePeriodSeconds=x", None, "", 400),
     ("DELETE", "configmaps/target", b"{not json", "application/json", 400),
