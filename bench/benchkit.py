@@ -316,6 +316,24 @@ def build_go_tool(go: str, name: str) -> Path:
     return binary
 
 
+def go_tls_args(target: Target) -> list[str]:
+    """The TLS flags bench's Go clients share: server name, CA, client certificate."""
+    argv = ["-server-name", target.server_hostname]
+    if target.ca_file:
+        argv += ["-ca", target.ca_file]
+    if target.cert_file and target.key_file:
+        argv += ["-cert", target.cert_file, "-key", target.key_file]
+    if target.insecure:
+        argv.append("-insecure")
+    return argv
+
+
+def go_env() -> dict[str, str]:
+    """One OS thread unless GOMAXPROCS says otherwise: on a small machine the client then
+    takes one core at most, and Go's scheduler does not spin against the server."""
+    return dict(os.environ, GOMAXPROCS=os.environ.get("GOMAXPROCS", "1"))
+
+
 def run_goload(
     binary: Path,
     target: Target,
@@ -330,17 +348,9 @@ def run_goload(
     `header` is one extra request header (`Name: value`) or ""."""
     url = f"https://{target.host}:{target.port}{path}"
     argv = [str(binary), "-url", url, "-conns", str(conns), "-seconds", str(seconds)]
-    argv += ["-max", str(max_ops), "-server-name", target.server_hostname]
-    if target.ca_file:
-        argv += ["-ca", target.ca_file]
-    if target.cert_file and target.key_file:
-        argv += ["-cert", target.cert_file, "-key", target.key_file]
-    if target.insecure:
-        argv.append("-insecure")
+    argv += ["-max", str(max_ops), *go_tls_args(target)]
     if header:
         argv += ["-header", header]
-    # One OS thread: on a small machine the client then takes one core at most, and Go's
-    # scheduler does not spin against the server for the other.
-    env = dict(os.environ, GOMAXPROCS=os.environ.get("GOMAXPROCS", "1"))
+    env = go_env()
     done = subprocess.run(argv, capture_output=True, check=True, timeout=seconds + 60, env=env)
     return dict(orjson.loads(done.stdout))

@@ -36,6 +36,8 @@ from benchkit import (
     build_go_tool,
     ensure_namespace,
     find_go,
+    go_env,
+    go_tls_args,
     is_loopback,
     load_target,
     machine_info,
@@ -50,20 +52,14 @@ def run_cell(
 ) -> dict[str, Any]:
     namespace = f"{args.namespace}-{watchers}-{rate}"
     created_ns = ensure_namespace(target, namespace)
-    argv = [str(binary), "-base", f"https://{target.host}:{target.port}"]
-    argv += ["-server-name", target.server_hostname, "-namespace", namespace]
+    argv = [str(binary), "-base", f"https://{target.host}:{target.port}", *go_tls_args(target)]
+    argv += ["-namespace", namespace]
     argv += ["-watchers", str(watchers), "-writers", str(args.writers)]
     argv += ["-rate", "0" if rate == "max" else rate, "-seconds", str(args.seconds)]
     argv += ["-max", str(args.max_creates), "-object-bytes", str(args.object_bytes)]
-    if target.ca_file:
-        argv += ["-ca", target.ca_file]
-    if target.cert_file and target.key_file:
-        argv += ["-cert", target.cert_file, "-key", target.key_file]
-    if target.insecure:
-        argv.append("-insecure")
     if target.auth_header:
         argv += ["-header", target.auth_header.decode().strip()]
-    env = dict(os.environ, GOMAXPROCS=os.environ.get("GOMAXPROCS", "1"))
+    env = go_env()
     before = sample_process(args.server_pid)
     done = subprocess.run(
         argv, capture_output=True, check=False, timeout=args.seconds + 120, env=env

@@ -16,34 +16,7 @@ import pytest
 
 from strom.server.http import Connection, Request, Response
 from strom.server.responses import common_headers, internal_error_response
-
-
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.closed = False
-        self.aborted = False
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 1) if name == "peername" else default
-
-    def set_write_buffer_limits(self, high: int = 0, low: int = 0) -> None: ...
-    def pause_reading(self) -> None: ...
-    def resume_reading(self) -> None: ...
-    def is_closing(self) -> bool:
-        return self.closed or self.aborted
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.aborted = True
-
-    def get_write_buffer_size(self) -> int:
-        return 0
+from strom.testing.transport import RecordingTransport
 
 
 async def settle(transport: RecordingTransport, until: bytes, count: int = 1) -> None:
@@ -108,7 +81,11 @@ def test_a_handler_that_raises_is_a_logged_500_status_and_the_connection_closes(
 
 def test_pipelined_requests_are_answered_in_order() -> None:
     async def handler(request: Request) -> Response:
-        await asyncio.sleep(0.001 if int(request.path[1:]) % 2 else 0)  # uneven handlers
+        # Uneven handlers: odd requests wait a few turns of the loop before answering.
+        for _ in range(int(request.path[1:]) % 2 * 3):
+            turn = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(turn.set_result, None)
+            await turn
         return Response(200, request.path.encode(), headers=[])
 
     async def body() -> bytes:
