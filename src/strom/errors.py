@@ -181,6 +181,11 @@ class StatusError(Exception):
         )
 
     @classmethod
+    def apply_conflict(cls, causes: list[Cause], message: str) -> StatusError:
+        """409 as NewApplyConflict: a server-side apply's conflicts, only causes in details."""
+        return cls(409, "Conflict", message, _Details(causes=tuple(causes)))
+
+    @classmethod
     def stale(cls, resource: str, name: str, *, group: str = "") -> StatusError:
         return cls.conflict(
             resource,
