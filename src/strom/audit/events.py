@@ -25,6 +25,7 @@ import orjson
 import yaml
 
 from strom import mediatypes as mt
+from strom import yamljson
 from strom.audit.policy import (
     METADATA,
     REQUEST,
@@ -454,8 +455,8 @@ def _decode(body: bytes, content_type: str) -> Any:
         if base in _JSON_TYPES or not base:
             return orjson.loads(body)
         if base in (mt.YAML, mt.APPLY_PATCH):
-            return yaml.safe_load(body)
-    except (orjson.JSONDecodeError, yaml.YAMLError):
+            return yamljson.load(body)
+    except (orjson.JSONDecodeError, yamljson.YAMLError):
         return None
     return None
 

@@ -17,8 +17,11 @@ import orjson
 
 from strom.cache.state import Entry, StateCache
 from strom.errors import Cause, StatusError
+from strom.mediatypes import APPLY_PATCH
 from strom.registry import defaults, validation
 from strom.registry.admission import add_service_account_volume
+from strom.registry.apply import FieldManager, TypedError, manager_name
+from strom.registry.apply.config import decode_apply_config, gvk_string
 from strom.registry.conversion import from_storage, storage_type, to_storage
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
@@ -40,6 +43,15 @@ class WriteOptions:
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     user_agent: str = ""
     user: UserInfo | None = None  # who writes (None: strom itself)
+    field_manager: str = ""  # ?fieldManager=
+    force: bool = False  # ?force=true (apply only)
+
+    @property
+    def manager(self) -> str:
+        """Who the write is recorded for in managedFields (managerOrUserAgent); strom's
+        own controllers write as `strom`."""
+        name = manager_name(self.field_manager, self.user_agent)
+        return name or ("strom" if self.user is None else "")
 
 
 class WriteGuard(Protocol):
@@ -87,6 +99,27 @@ class Registry:
             s = strategy_for(rt)
             self._strategies[key] = s
         return s
+
+    @staticmethod
+    def field_manager(rt: ResourceType, subresource: str = "") -> FieldManager:
+        """Field ownership for writes through this resource's endpoint, at the request's
+        version (managedFields record the version the writer used)."""
+        return FieldManager(
+            group=rt.group,
+            version=rt.version,
+            kind=rt.kind,
+            crd_version=rt.crd,
+            subresource=subresource,
+            has_status="status" in rt.subresources,
+        )
+
+    @staticmethod
+    def _set_managed_fields(obj: dict[str, Any], managed: list[dict[str, Any]]) -> None:
+        meta = obj.setdefault("metadata", {})
+        if managed:
+            meta["managedFields"] = managed
+        else:
+            meta.pop("managedFields", None)
 
     def lookup(self, rt: ResourceType, namespace: str, name: str) -> Entry | None:
         state = self.cache.state(rt.key_prefix)
@@ -173,10 +206,19 @@ class Registry:
 
     # --- create --------------------------------------------------------------------------
     async def create(
-        self, rt: ResourceType, namespace: str, body: dict[str, Any], opts: WriteOptions
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: dict[str, Any],
+        opts: WriteOptions,
+        *,
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> WriteResult:
+        """Create an object; `managed_fields` are an apply's (else the create is recorded as
+        an Update by the writer)."""
         self._check_type(rt, body)
         warnings = self._field_check(rt, body, opts)
+        fm = self.field_manager(rt)
         obj = to_storage(rt, copy.deepcopy(body))
         rt = storage_type(rt)
         meta = obj.get("metadata")
@@ -208,6 +250,11 @@ class Registry:
         for guard in self.guards:
             guard.check(rt, obj, None, opts.user)
         obj = self._prune_and_validate(rt, obj, None)
+        if managed_fields is None:
+            sent = obj["metadata"].get("managedFields")
+            managed_fields = fm.update(None, obj, opts.manager, self.now(), sent=sent)
+        self._set_managed_fields(obj, managed_fields)
+        meta = obj["metadata"]
         name = meta["name"]
         self._namespace_check(rt, meta.get("namespace", ""), name)
         await self._admit_create(rt, obj)
@@ -269,6 +316,7 @@ class Registry:
                 " request"
             )
         warnings = self._field_check(rt, body, opts)
+        fm = self.field_manager(rt, subresource)
         body = to_storage(rt, body)
         rt = storage_type(rt)
         current = self.lookup(rt, namespace, name)
@@ -282,7 +330,7 @@ class Registry:
         if rv and rv != str(current.rev):
             raise StatusError.stale(rt.plural, name, group=rt.group)
         result = await self._write_update(
-            rt, current, copy.deepcopy(body), opts, subresource=subresource
+            rt, current, copy.deepcopy(body), opts, subresource=subresource, fm=fm
         )
         result.warnings[:0] = warnings
         return result
@@ -295,8 +343,13 @@ class Registry:
         opts: WriteOptions,
         *,
         subresource: str,
+        fm: FieldManager,
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> WriteResult:
+        """Write `obj` over `current`; `managed_fields` are an apply's (else the write is
+        recorded as an Update by the writer, over what the client sent back)."""
         old = current.obj
+        sent = (obj.get("metadata") or {}).get("managedFields")
         strategy = self.strategy(rt)
         if subresource == "status":
             strategy.prepare_for_status_update(obj, old)
@@ -336,6 +389,9 @@ class Registry:
         for guard in self.guards:
             guard.check(rt, obj, old, opts.user)
         obj = self._prune_and_validate(rt, obj, old)
+        if managed_fields is None:
+            managed_fields = fm.update(old, obj, opts.manager, self.now(), sent=sent)
+        self._set_managed_fields(obj, managed_fields)
         stored = self.to_stored(rt, obj)
         stored["metadata"]["resourceVersion"] = old_meta.get("resourceVersion", "")
         if stored == old:
@@ -371,7 +427,10 @@ class Registry:
         *,
         subresource: str = "",
     ) -> WriteResult:
+        if content_type == APPLY_PATCH:
+            return await self._apply(rt, namespace, name, patch_bytes, opts, subresource)
         definition = definition_name(rt.group, rt.version, rt.kind) if rt.crd is None else None
+        fm = self.field_manager(rt, subresource)
         for attempt in range(_PATCH_RETRIES):
             current = self.get(rt, namespace, name)
             original = self.render_obj(rt, current.obj)
@@ -402,6 +461,7 @@ class Registry:
                     to_storage(rt, patched),
                     opts,
                     subresource=subresource,
+                    fm=fm,
                 )
             except StatusError as exc:
                 # A conflict with a concurrent writer is retried, as GuaranteedUpdate does,
@@ -413,6 +473,74 @@ class Registry:
             result.warnings[:0] = warnings
             return result
         raise StatusError.stale(rt.plural, name, group=rt.group)
+
+    # --- server-side apply ---------------------------------------------------------------
+    async def _apply(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: bytes,
+        opts: WriteOptions,
+        subresource: str,
+    ) -> WriteResult:
+        config = decode_apply_config(rt, namespace, name, body)
+        fm = self.field_manager(rt, subresource)
+        for attempt in range(_PATCH_RETRIES):
+            current = self.lookup(rt, namespace, name)
+            if current is None:
+                if subresource:
+                    raise StatusError.not_found(rt.plural, name, group=rt.group)
+                merged, managed, _ = self._run_apply(fm, None, config, opts)
+                merged.setdefault("metadata", {})["name"] = name
+                return await self.create(rt, namespace, merged, opts, managed_fields=managed)
+            live = self.render_obj(rt, current.obj)
+            merged, managed, _ = self._run_apply(fm, live, config, opts)
+            self._check_type(rt, merged)
+            warnings = self._field_check(rt, merged, opts)
+            requested_rv = str((config.get("metadata") or {}).get("resourceVersion") or "")
+            if requested_rv and requested_rv != str(current.rev):
+                raise StatusError.stale(rt.plural, name, group=rt.group)
+            try:
+                result = await self._write_update(
+                    storage_type(rt),
+                    current,
+                    to_storage(rt, merged),
+                    opts,
+                    subresource=subresource,
+                    fm=fm,
+                    managed_fields=managed,
+                )
+            except StatusError as exc:
+                if exc.reason == "Conflict" and not requested_rv and attempt + 1 < _PATCH_RETRIES:
+                    if exc.details is not None and exc.details.causes:
+                        raise  # a field conflict, not a concurrent writer
+                    await self.cache.sync()
+                    continue
+                raise
+            result.warnings[:0] = warnings
+            return result
+        raise StatusError.stale(rt.plural, name, group=rt.group)
+
+    def _run_apply(
+        self,
+        fm: FieldManager,
+        live: dict[str, Any] | None,
+        config: dict[str, Any],
+        opts: WriteOptions,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+        try:
+            merged, managed, changed = fm.apply(
+                live, config, opts.field_manager, self.now(), force=opts.force
+            )
+        except TypedError as exc:
+            meta = config.get("metadata") or {}
+            where = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+            raise StatusError.bad_request(
+                f"failed to create typed patch object ({where}; {gvk_string(config)}): {exc}"
+            ) from exc
+        # One deep copy: the merge shares sub-values with the live object and the config.
+        return orjson.loads(orjson.dumps(merged)), managed, changed
 
     def render_obj(self, rt: ResourceType, stored: dict[str, Any]) -> dict[str, Any]:
         """A deep copy with kind/apiVersion of the requested version, as clients see it."""

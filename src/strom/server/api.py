@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import yaml
 
 from strom import mediatypes as mt
+from strom import yamljson
 from strom.auth.reviews import access_review, rules_review, token_review
 from strom.auth.services import TOKEN_REQUEST, AuthServices
-from strom.errors import StatusError
+from strom.errors import Cause, StatusError
+from strom.registry.apply import validate_field_manager
 from strom.registry.conversion import item_bytes, needs_conversion
 from strom.registry.kinds import ResourceType
 from strom.registry.listing import ListOptions, ListPage, list_objects
@@ -44,7 +45,10 @@ from strom.user import UserInfo, user_info_dict
 
 __all__ = ["ResourceAPI"]
 
-_PATCH_TYPES = (mt.JSON_PATCH, mt.MERGE_PATCH, mt.STRATEGIC_MERGE_PATCH)
+_PATCH_TYPES = (mt.JSON_PATCH, mt.MERGE_PATCH, mt.STRATEGIC_MERGE_PATCH, mt.APPLY_PATCH)
+
+# The options object each write method decodes its query into (named in a 422).
+_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
 
 
 def _media_base(content_type: str) -> str:
@@ -66,8 +70,8 @@ def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
             ) from exc
     elif media in mt.YAML_TYPES:
         try:
-            obj = yaml.safe_load(body)
-        except yaml.YAMLError as exc:
+            obj = yamljson.load(body)
+        except yamljson.YAMLError as exc:
             raise StatusError.bad_request(
                 f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
                 f" version/kind; yaml parse error: {exc}"
@@ -88,6 +92,36 @@ def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
 
 
 def write_options(request: Request, user: UserInfo | None = None) -> WriteOptions:
+    """Create/Update/PatchOptions from the query, validated as kube validates them (422
+    naming the options kind; 400 for an unsupported dryRun or fieldValidation)."""
+    field_manager = request.param("fieldManager")
+    causes = validate_field_manager(field_manager)
+    force: bool | None = None
+    if request.method == "PATCH":
+        force = request.flag("force")
+        is_apply = _media_base(request.headers.get("content-type", "")) == mt.APPLY_PATCH
+        if not is_apply and force is not None:
+            causes.insert(
+                0,
+                Cause(
+                    "FieldValueForbidden",
+                    "Forbidden: may not be specified for non-apply patch",
+                    "force",
+                ),
+            )
+        if is_apply and not field_manager:
+            causes.insert(
+                0,
+                Cause(
+                    "FieldValueRequired",
+                    "Required value: is required for apply patch",
+                    "fieldManager",
+                ),
+            )
+    if causes:
+        raise StatusError.invalid(
+            _OPTIONS_KIND.get(request.method, "CreateOptions"), "", causes, group="meta.k8s.io"
+        )
     dry = request.query.get("dryRun", [])
     for value in dry:
         if value != "All":
@@ -105,6 +139,8 @@ def write_options(request: Request, user: UserInfo | None = None) -> WriteOption
         field_validation=validation,
         user_agent=request.headers.get("user-agent", ""),
         user=user,
+        field_manager=field_manager,
+        force=bool(force),
     )
 
 
@@ -388,7 +424,14 @@ class ResourceAPI:
                 write_options(request, user),
                 subresource=rp.subresource,
             )
-            return self._object_response(rt, request, result.obj, media, warnings=result.warnings)
+            return self._object_response(
+                rt,
+                request,
+                result.obj,
+                media,
+                status=201 if result.created else 200,
+                warnings=result.warnings,
+            )
         if method == "DELETE":
             if rp.subresource:
                 raise StatusError.method_not_allowed()
