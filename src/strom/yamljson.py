@@ -76,6 +76,19 @@ def _bool(loader: Any, node: yaml.ScalarNode) -> bool:
 _GoYAMLLoader.add_constructor(_BOOL_TAG, _bool)
 
 
+def _mapping(loader: Any, node: yaml.MappingNode) -> dict[str, Any]:
+    # Keys become strings as they are read, so that 1 and true stay two keys.
+    loader.flatten_mapping(node)
+    out: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        out[_key(key)] = loader.construct_object(value_node, deep=True)
+    return out
+
+
+_GoYAMLLoader.add_constructor("tag:yaml.org,2002:map", _mapping)
+
+
 def _key(key: Any) -> str:
     if isinstance(key, str):
         return key
