@@ -26,6 +26,7 @@ from strom.registry.conversion import from_storage, storage_type, to_storage
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
 from strom.registry.patch import apply_patch
+from strom.registry.scale import scale_spec
 from strom.registry.schemas import definition_name
 from strom.registry.strategies import Strategy, strategy_for
 from strom.registry.validation.decode_types import decode_type_error
@@ -104,6 +105,10 @@ class Registry:
     def field_manager(rt: ResourceType, subresource: str = "") -> FieldManager:
         """Field ownership for writes through this resource's endpoint, at the request's
         version (managedFields record the version the writer used)."""
+        only = None
+        if subresource == "scale":
+            spec = scale_spec(rt)
+            only = spec.spec_replicas if spec is not None else None
         return FieldManager(
             group=rt.group,
             version=rt.version,
@@ -111,6 +116,7 @@ class Registry:
             crd_version=rt.crd,
             subresource=subresource,
             has_status="status" in rt.subresources,
+            only=only,
         )
 
     @staticmethod
@@ -473,6 +479,28 @@ class Registry:
             result.warnings[:0] = warnings
             return result
         raise StatusError.stale(rt.plural, name, group=rt.group)
+
+    async def write_subresource(
+        self,
+        rt: ResourceType,
+        current: Entry,
+        obj: dict[str, Any],
+        opts: WriteOptions,
+        *,
+        subresource: str,
+        managed_fields: list[dict[str, Any]] | None = None,
+    ) -> WriteResult:
+        """Write `obj` (as the client's version renders it) over `current` as an update
+        through `subresource` (`scale`, `finalize`)."""
+        return await self._write_update(
+            storage_type(rt),
+            current,
+            to_storage(rt, obj),
+            opts,
+            subresource=subresource,
+            fm=self.field_manager(rt, subresource),
+            managed_fields=managed_fields,
+        )
 
     # --- server-side apply ---------------------------------------------------------------
     async def _apply(

@@ -9,6 +9,7 @@ plus the stored object, a list a join of stored objects.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from strom.registry.kinds import ResourceType
 from strom.registry.listing import ListOptions, ListPage, list_objects
 from strom.registry.meta import now_rfc3339, type_prefix
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions, WriteResult
+from strom.registry.scale import ScaleEndpoint
 from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
 from strom.selectors import parse_field_selector, parse_label_selector
@@ -381,6 +383,8 @@ class ResourceAPI:
             and not rp.subresource
         ):
             return await self._watch(request, rp, rt, media)
+        if rp.subresource == "scale":
+            return await self._scale(request, rp, rt, media, user)
         if method in ("GET", "HEAD"):
             if not request.param("resourceVersion"):
                 await self.registry.cache.sync()  # consistent read (other replicas' writes)
@@ -407,14 +411,7 @@ class ResourceAPI:
                 warnings=result.warnings,
             )
         if method == "PATCH":
-            content_type = _media_base(request.headers.get("content-type", ""))
-            if content_type not in _PATCH_TYPES:
-                raise StatusError(
-                    415,
-                    "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types"
-                    f" include: {', '.join(mt.PATCH_TYPES)}",
-                )
+            content_type = self._patch_type(request)
             result = await self.registry.patch(
                 rt,
                 rp.namespace,
@@ -439,6 +436,50 @@ class ResourceAPI:
             result = await self.registry.delete(rt, rp.namespace, rp.name, opts)
             return self._delete_response(rt, request, result, media)
         raise StatusError.method_not_allowed()
+
+    async def _scale(
+        self,
+        request: Request,
+        rp: ResourcePath,
+        rt: ResourceType,
+        media: MediaType,
+        user: UserInfo,
+    ) -> Response:
+        endpoint = ScaleEndpoint(self.registry)
+        method = request.method
+        if method in ("GET", "HEAD"):
+            if not request.param("resourceVersion"):
+                await self.registry.cache.sync()
+            scale = endpoint.get(rt, rp.namespace, rp.name)
+        elif method == "PUT":
+            body = decode_body(request, dataclasses.replace(rt, kind="Scale"))
+            scale = await endpoint.update(
+                rt, rp.namespace, rp.name, body, write_options(request, user)
+            )
+        elif method == "PATCH":
+            scale = await endpoint.patch(
+                rt,
+                rp.namespace,
+                rp.name,
+                request.body,
+                self._patch_type(request),
+                write_options(request, user),
+            )
+        else:
+            raise StatusError.method_not_allowed()
+        return json_response(scale, request, media=media)
+
+    @staticmethod
+    def _patch_type(request: Request) -> str:
+        content_type = _media_base(request.headers.get("content-type", ""))
+        if content_type not in _PATCH_TYPES:
+            raise StatusError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types"
+                f" include: {', '.join(mt.PATCH_TYPES)}",
+            )
+        return content_type
 
     def _delete_options(self, request: Request, rt: ResourceType) -> DeleteOptions:
         body: dict[str, Any] = {}

@@ -124,11 +124,17 @@ class FieldManager:
         crd_version: dict[str, Any] | None,
         subresource: str = "",
         has_status: bool = False,
+        only: tuple[str, ...] | None = None,
     ) -> None:
         self.atom: Atom = root_atom(group, version, kind, crd_version)
         self.api_version = f"{group}/{version}" if group else version
         self.subresource = subresource
         self.has_status = has_status
+        # A subresource that sets one field (scale: the replicas) owns that field only.
+        self.only: FieldSet | None = None
+        if only:
+            self.only = FieldSet()
+            self.only.insert(tuple(field_pe(name) for name in only))
 
     def _reset(self, *objs: Any) -> FieldSet:
         """The strategy's reset fields: what this endpoint never sets."""
@@ -187,6 +193,8 @@ class FieldManager:
     ) -> None:
         cmp = self._take(live, new, managers, _CURRENT, force=True)
         owned = cmp.changed().recursive_difference(self._reset(live, new)).difference(_STRIP)
+        if self.only is not None:
+            owned = owned.intersection(self.only)
         if owned.empty():
             return
         identity = (manager, UPDATE, self.api_version, self.subresource)
@@ -257,6 +265,8 @@ class FieldManager:
             merged = {}
         last = managers.get(identity)
         applied = to_field_set(config, self.atom).recursive_difference(self._reset(config))
+        if self.only is not None:
+            applied = applied.intersection(self.only)
         managers[identity] = ManagedEntry(
             manager, APPLY, self.api_version, self.subresource, last.time if last else None, applied
         )

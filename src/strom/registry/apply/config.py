@@ -12,7 +12,7 @@ from strom import yamljson
 from strom.errors import StatusError
 from strom.registry.kinds import ResourceType
 
-__all__ = ["decode_apply_config", "gvk_string"]
+__all__ = ["decode_apply_body", "decode_apply_config", "gvk_string"]
 
 
 def gvk_string(obj: dict[str, Any]) -> str:
@@ -24,7 +24,8 @@ def gvk_string(obj: dict[str, Any]) -> str:
     return f"{group}/{version}, Kind={kind if isinstance(kind, str) else ''}"
 
 
-def decode_apply_config(rt: ResourceType, namespace: str, name: str, body: bytes) -> dict[str, Any]:
+def decode_apply_body(body: bytes) -> dict[str, Any]:
+    """The configuration as a map: JSON, else YAML as Go reads it; 400 otherwise."""
     try:
         config: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -39,6 +40,11 @@ def decode_apply_config(rt: ResourceType, namespace: str, name: str, body: bytes
             "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot"
             f" unmarshal {_json_kind(config)} into Go value of type map[string]interface {{}}"
         )
+    return config
+
+
+def decode_apply_config(rt: ResourceType, namespace: str, name: str, body: bytes) -> dict[str, Any]:
+    config = decode_apply_body(body)
     if config.get("apiVersion") != rt.api_version or config.get("kind") != rt.kind:
         raise StatusError.bad_request(f"invalid object type: {gvk_string(config)}")
     meta = config.get("metadata")
