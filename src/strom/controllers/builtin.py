@@ -26,6 +26,8 @@ from strom.registry.strategies import CRD_CLEANUP_FINALIZER
 from strom.registry.types import TypeTable, types_from_crd
 from strom.storage.base import Change, ChangeType
 
+NAMESPACE_FINALIZER = "kubernetes"  # spec.finalizers entry strom itself clears
+
 __all__ = ["SYSTEM_NAMESPACES", "Controllers"]
 
 log = logging.getLogger(__name__)
@@ -106,10 +108,21 @@ class Controllers:
         remaining = await self._empty_namespace(name)
         if remaining:
             return True
-        finalizers = (entry.obj.get("spec") or {}).get("finalizers") or []
-        if meta.get("finalizers"):
-            return True  # someone else's finalizer holds it; their removal requeues us
-        del finalizers
+        finalizers = list((entry.obj.get("spec") or {}).get("finalizers") or ())
+        if NAMESPACE_FINALIZER in finalizers:
+            # The namespace is empty: strom's part is done, through finalize as kube's
+            # namespace controller does it. The write requeues this namespace.
+            body = self.registry.render_obj(NAMESPACES, entry.obj)
+            body["spec"]["finalizers"] = [f for f in finalizers if f != NAMESPACE_FINALIZER]
+            try:
+                await self.registry.finalize(NAMESPACES, name, body, WriteOptions())
+            except StatusError as exc:
+                if exc.code not in (404, 409):
+                    raise
+                return True
+            return False
+        if finalizers or meta.get("finalizers"):
+            return False  # someone else's finalizer holds it; their removal requeues us
         await self.registry.remove(entry.key, entry.rev)
         return False
 

@@ -30,6 +30,7 @@ from strom.registry.scale import scale_spec
 from strom.registry.schemas import definition_name
 from strom.registry.strategies import Strategy, strategy_for
 from strom.registry.validation.decode_types import decode_type_error
+from strom.registry.validation.meta import validate_finalizer_names
 from strom.storage.base import Conflict, KeyExists, KeyNotFound, KeyValue, Store
 from strom.user import UserInfo
 
@@ -109,6 +110,8 @@ class Registry:
         if subresource == "scale":
             spec = scale_spec(rt)
             only = spec.spec_replicas if spec is not None else None
+        elif subresource == "finalize":
+            only = ("spec", "finalizers")
         return FieldManager(
             group=rt.group,
             version=rt.version,
@@ -359,6 +362,8 @@ class Registry:
         strategy = self.strategy(rt)
         if subresource == "status":
             strategy.prepare_for_status_update(obj, old)
+        elif subresource == "finalize":
+            strategy.prepare_for_finalize(obj, old)
         else:
             strategy.prepare_for_update(obj, old)
         meta = obj.setdefault("metadata", {})
@@ -406,6 +411,9 @@ class Registry:
         finishing = bool(old_meta.get("deletionTimestamp")) and not stored["metadata"].get(
             "finalizers"
         )
+        if finishing and self._is_namespace(rt):
+            # A namespace also waits for its spec.finalizers (cleared through finalize).
+            finishing = not (stored.get("spec") or {}).get("finalizers")
         if opts.dry_run:
             return WriteResult(stored)
         try:
@@ -501,6 +509,30 @@ class Registry:
             fm=self.field_manager(rt, subresource),
             managed_fields=managed_fields,
         )
+
+    async def finalize(
+        self, rt: ResourceType, name: str, body: dict[str, Any], opts: WriteOptions
+    ) -> WriteResult:
+        """PUT namespaces/NAME/finalize: sets spec.finalizers and nothing else."""
+        self._check_type(rt, body)
+        meta = body.get("metadata")
+        if not isinstance(meta, dict):
+            raise StatusError.bad_request("metadata must be an object")
+        if meta.get("name") != name:
+            raise StatusError.bad_request(
+                f"the name of the object ({meta.get('name') or ''}) does not match the name on"
+                f" the URL ({name})"
+            )
+        spec = body.get("spec") or {}
+        finalizers = spec.get("finalizers") if isinstance(spec, dict) else None
+        causes = validate_finalizer_names(finalizers, "spec.finalizers")
+        if causes:
+            raise StatusError.invalid(rt.kind, name, causes, group=rt.group)
+        current = self.get(rt, "", name)
+        rv = meta.get("resourceVersion") or ""
+        if rv and rv != str(current.rev):
+            raise StatusError.stale(rt.plural, name, group=rt.group)
+        return await self.write_subresource(rt, current, body, opts, subresource="finalize")
 
     # --- server-side apply ---------------------------------------------------------------
     async def _apply(

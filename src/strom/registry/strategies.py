@@ -97,6 +97,20 @@ class Strategy:
         if status is None:
             new.pop("status", None)
 
+    def prepare_for_finalize(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """namespaces/finalize changes spec.finalizers only; the rest stays as stored."""
+        finalizers = (new.get("spec") or {}).get("finalizers")
+        resource_version = (new.get("metadata") or {}).get("resourceVersion")
+        new.clear()
+        new.update(copy.deepcopy(old))
+        spec = new.setdefault("spec", {})
+        if finalizers:
+            spec["finalizers"] = list(finalizers)
+        else:
+            spec.pop("finalizers", None)
+        if resource_version:
+            new["metadata"]["resourceVersion"] = resource_version
+
     def spec_changed(self, new: dict[str, Any], old: dict[str, Any]) -> bool:
         """Whether a write bumps generation: any change outside metadata and status."""
         keys = (set(new) | set(old)) - {"metadata", "status", "kind", "apiVersion"}

@@ -385,6 +385,13 @@ class ResourceAPI:
             return await self._watch(request, rp, rt, media)
         if rp.subresource == "scale":
             return await self._scale(request, rp, rt, media, user)
+        if rp.subresource == "finalize":
+            if method != "PUT":
+                raise StatusError.method_not_allowed()
+            result = await self.registry.finalize(
+                rt, rp.name, decode_body(request, rt), write_options(request, user)
+            )
+            return self._object_response(rt, request, result.obj, media)
         if method in ("GET", "HEAD"):
             if not request.param("resourceVersion"):
                 await self.registry.cache.sync()  # consistent read (other replicas' writes)

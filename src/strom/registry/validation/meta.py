@@ -35,6 +35,7 @@ __all__ = [
     "normalized",
     "semantic_equal",
     "validate_annotations",
+    "validate_finalizer_names",
     "validate_label_selector",
     "validate_labels",
     "validate_object_meta",
@@ -164,6 +165,25 @@ def _validate_finalizers(finalizers: Any, path: str, *, kube: bool) -> list[Caus
                         "name is neither a standard finalizer name nor is it fully qualified",
                     )
                 )
+    return causes
+
+
+def validate_finalizer_names(finalizers: Any, path: str) -> list[Cause]:
+    """validateFinalizerName for each entry: a qualified name, standard or with a '/'."""
+    causes: list[Cause] = []
+    for index, name in enumerate(as_list(finalizers)):
+        if not isinstance(name, str):
+            continue
+        item = f"{path}[{index}]"
+        causes.extend(fe.invalid(item, name, m) for m in is_qualified_name(name))
+        if "/" not in name and name not in _STANDARD_FINALIZERS:
+            causes.append(
+                fe.invalid(
+                    item,
+                    name,
+                    "name is neither a standard finalizer name nor is it fully qualified",
+                )
+            )
     return causes
 
 
