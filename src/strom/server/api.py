@@ -28,7 +28,7 @@ from strom.registry.kinds import ResourceType
 from strom.registry.listing import ListOptions, ListPage, list_objects
 from strom.registry.meta import now_rfc3339, type_prefix
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions, WriteResult
-from strom.registry.scale import ScaleEndpoint
+from strom.registry.scale_endpoint import ScaleEndpoint
 from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
 from strom.selectors import parse_field_selector, parse_label_selector
