@@ -5,6 +5,7 @@ strom runs without kube-controller-manager, so these live here:
   ConfigMap; a deleted namespace is emptied, then removed (the namespace controller's job).
 - CRDs: an established CRD's resources join the type table and the cache; a deleted CRD's
   custom resources are removed before the CRD goes (apiextensions' finalizer).
+- garbage collection of dependents by ownerReferences (`garbage_collector.py`).
 Each controller is one task fed by the change feed through a set of pending names: a name
 queued twice is worked once, so the queue is bounded by the number of objects.
 """
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from strom.cache.state import StateCache
+from strom.controllers.garbage_collector import GarbageCollector
 from strom.controllers.queue import WorkQueue, drain
 from strom.errors import StatusError
 from strom.registry.kinds import BUILTIN, ResourceType
@@ -57,13 +59,16 @@ class Controllers:
         self.ca_pem = ca_pem
         self._namespaces = WorkQueue()
         self._crds = WorkQueue()
+        self.gc = GarbageCollector(registry=registry, cache=cache, types=types)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Bootstrap system namespaces and serve existing CRDs, then follow changes."""
         self.registry.store.subscribe(self._on_changes)
+        self.registry.store.subscribe(self.gc.on_changes)
         for entry in list(self._state(CRDS).entries.values()):
             await self._sync_crd(entry.obj["metadata"]["name"])
+        self.gc.load()
         for name in SYSTEM_NAMESPACES:
             if self.registry.lookup(NAMESPACES, "", name) is None:
                 await self.registry.create_system(NAMESPACES, "", {"metadata": {"name": name}})
@@ -72,6 +77,8 @@ class Controllers:
         self._tasks = [
             asyncio.create_task(drain(self._namespaces, self._sync_namespace), name="ns-ctl"),
             asyncio.create_task(drain(self._crds, self._sync_crd), name="crd-ctl"),
+            asyncio.create_task(drain(self.gc.items, self.gc.sync_item), name="gc-dependents"),
+            asyncio.create_task(drain(self.gc.owners, self.gc.sync_owner), name="gc-owners"),
         ]
 
     async def stop(self) -> None:

@@ -38,6 +38,17 @@ __all__ = ["DeleteOptions", "Registry", "WriteOptions", "WriteResult"]
 
 _PATCH_RETRIES = 5
 
+# DeleteOptions.propagationPolicy -> the finalizer that makes the garbage collector act first.
+_POLICY_FINALIZERS = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}
+
+
+def _default_policy(rt: ResourceType) -> str:
+    """The policy of a DELETE that names none: ReplicationControllers in core/v1 orphan their
+    pods (kept for compatibility, as kube's rcStrategy says), everything else background."""
+    if rt.group == "" and rt.plural == "replicationcontrollers":
+        return "Orphan"
+    return "Background"
+
 
 @dataclass(frozen=True, slots=True)
 class WriteOptions:
@@ -646,8 +657,11 @@ class Registry:
                 group=rt.group,
             )
         graceful = self._grace_seconds(rt, old, opts)
-        if meta.get("finalizers") or graceful or self._is_namespace(rt):
-            return await self._mark_deleting(rt, current, graceful, opts)
+        finalizer = None
+        if not self._is_namespace(rt):
+            finalizer = _POLICY_FINALIZERS.get(opts.propagation_policy or _default_policy(rt))
+        if meta.get("finalizers") or graceful or finalizer or self._is_namespace(rt):
+            return await self._mark_deleting(rt, current, graceful, opts, finalizer=finalizer)
         if opts.dry_run:
             return WriteResult(old, deleted=True)
         try:
@@ -678,13 +692,30 @@ class Registry:
         return int(spec.get("terminationGracePeriodSeconds", 30))
 
     async def _mark_deleting(
-        self, rt: ResourceType, current: Entry, grace: int, opts: DeleteOptions
+        self,
+        rt: ResourceType,
+        current: Entry,
+        grace: int,
+        opts: DeleteOptions,
+        *,
+        finalizer: str | None = None,
     ) -> WriteResult:
+        """Set deletionTimestamp (and the propagation policy's finalizer, `orphan` or
+        `foregroundDeletion`, which the garbage collector works off)."""
         old = current.obj
-        if (old.get("metadata") or {}).get("deletionTimestamp"):
+        old_meta = old.get("metadata") or {}
+        finalizers = list(old_meta.get("finalizers") or ())
+        adds = finalizer is not None and finalizer not in finalizers
+        if old_meta.get("deletionTimestamp") and not adds:
             return WriteResult(old)  # already being deleted: nothing changes
         obj = copy.deepcopy(old)
         meta = obj["metadata"]
+        if adds:
+            # One policy at a time: the new one replaces the other's finalizer.
+            meta["finalizers"] = [f for f in finalizers if f not in _POLICY_FINALIZERS.values()]
+            meta["finalizers"].append(finalizer)
+        if old_meta.get("deletionTimestamp"):
+            return await self._store_deleting(rt, current, obj, opts)
         when = datetime.now(UTC) + timedelta(seconds=grace)
         meta["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
         meta["deletionGracePeriodSeconds"] = grace
@@ -692,6 +723,12 @@ class Registry:
             meta["generation"] = int(meta.get("generation") or 1) + 1
         if self._is_namespace(rt):
             obj.setdefault("status", {})["phase"] = "Terminating"
+        return await self._store_deleting(rt, current, obj, opts)
+
+    async def _store_deleting(
+        self, rt: ResourceType, current: Entry, obj: dict[str, Any], opts: DeleteOptions
+    ) -> WriteResult:
+        meta = obj["metadata"]
         if opts.dry_run:
             return WriteResult(obj)
         try:

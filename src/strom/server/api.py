@@ -500,6 +500,25 @@ class ResourceAPI:
             except ValueError as exc:
                 raise StatusError.bad_request("gracePeriodSeconds must be an integer") from exc
         policy = body.get("propagationPolicy") or request.param("propagationPolicy")
+        orphan = body.get("orphanDependents")
+        if orphan is None and request.param("orphanDependents"):
+            orphan = request.flag("orphanDependents")
+        if orphan is not None and policy:
+            raise StatusError.invalid(
+                "DeleteOptions",
+                "",
+                [
+                    Cause(
+                        "FieldValueInvalid",
+                        f'Invalid value: "{policy}": orphanDependents and deletionPropagation'
+                        " cannot be both set",
+                        "propagationPolicy",
+                    )
+                ],
+                group="meta.k8s.io",
+            )
+        if orphan is not None:
+            policy = "Orphan" if orphan else "Background"
         if policy and policy not in ("Orphan", "Background", "Foreground"):
             raise StatusError.bad_request(
                 f'propagationPolicy: Unsupported value: "{policy}": supported values:'
