@@ -199,9 +199,15 @@ class FieldManager:
             return
         identity = (manager, UPDATE, self.api_version, self.subresource)
         previous = managers.get(identity)
-        fields = owned.union(previous.fields) if previous is not None else owned
+        fields = previous.fields.union(owned) if previous is not None else owned
         managers[identity] = ManagedEntry(
-            manager, UPDATE, self.api_version, self.subresource, now, fields
+            manager,
+            UPDATE,
+            self.api_version,
+            self.subresource,
+            now,
+            fields,
+            raw=previous.raw if previous is not None else None,
         )
 
     def _take(
@@ -215,7 +221,10 @@ class FieldManager:
     ) -> Comparison:
         """Updater.update: the writer takes what it changed from every other manager (or, for
         an apply without force, fails on the first such field); removed fields leave all."""
-        cmp = compare(live, new, self.atom).exclude(self._reset(live, new))
+        cmp = compare(live, new, self.atom)
+        reset = self._reset(live, new)
+        if not reset.empty():
+            cmp = cmp.exclude(reset)
         changed = cmp.changed()
         conflicts: dict[tuple[str, str, str, str], FieldSet] = {}
         for identity, entry in managers.items():

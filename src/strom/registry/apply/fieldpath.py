@@ -193,18 +193,31 @@ class FieldSet:
         out.children = {pe: c.copy() for pe, c in self.children.items()}
         return out
 
-    # --- algebra (each returns a new set; empty children are dropped) ---------------------
+    # --- algebra ---------------------------------------------------------------------------
+    # Sets are never changed once built, so results share untouched subtrees with their
+    # operands, and an operation that changes nothing returns its left operand itself (so a
+    # manager's unchanged set keeps the fieldsV1 it was decoded from). Empty children go.
     def union(self, other: FieldSet) -> FieldSet:
-        out = FieldSet()
-        out.members = self.members | other.members
-        for pe in self.children.keys() | other.children.keys():
-            a, b = self.children.get(pe), other.children.get(pe)
-            merged = a.union(b) if a is not None and b is not None else (a or b)
-            if merged is not None and not merged.empty():
-                out.children[pe] = merged.copy() if merged is a or merged is b else merged
-        return out
+        if other is self or other.empty():
+            return self
+        members = self.members | other.members
+        children = dict(self.children)
+        same = len(members) == len(self.members)
+        for pe, b in other.children.items():
+            a = children.get(pe)
+            merged = b if a is None else a.union(b)
+            if merged is not a:
+                if merged.empty():
+                    continue
+                children[pe] = merged
+                same = False
+        if same:
+            return self
+        return _make(members, children)
 
     def intersection(self, other: FieldSet) -> FieldSet:
+        if other is self:
+            return self
         out = FieldSet()
         out.members = self.members & other.members
         for pe, a in self.children.items():
@@ -217,27 +230,32 @@ class FieldSet:
 
     def difference(self, other: FieldSet) -> FieldSet:
         """Members of `other` are removed; a member of `other` does not remove children."""
-        out = FieldSet()
-        out.members = self.members - other.members
-        for pe, a in self.children.items():
-            b = other.children.get(pe)
-            rest = a.difference(b) if b is not None else a.copy()
-            if not rest.empty():
-                out.children[pe] = rest
-        return out
+        return self._minus(other, recursive=False)
 
     def recursive_difference(self, other: FieldSet) -> FieldSet:
         """Like difference, and a member of `other` also removes everything below it."""
-        out = FieldSet()
-        out.members = self.members - other.members
+        return self._minus(other, recursive=True)
+
+    def _minus(self, other: FieldSet, *, recursive: bool) -> FieldSet:
+        if not other.members and not other.children:
+            return self
+        members = self.members - other.members if other.members else self.members
+        same = len(members) == len(self.members)
+        children: dict[PathElement, FieldSet] = {}
         for pe, a in self.children.items():
-            if pe in other.members:
+            if recursive and pe in other.members:
+                same = False
                 continue
             b = other.children.get(pe)
-            rest = a.recursive_difference(b) if b is not None else a.copy()
-            if not rest.empty():
-                out.children[pe] = rest
-        return out
+            rest = a if b is None else a._minus(b, recursive=recursive)
+            if rest is not a:
+                same = False
+                if rest.empty():
+                    continue
+            children[pe] = rest
+        if same:
+            return self
+        return _make(members, children)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FieldSet):
@@ -279,6 +297,13 @@ class FieldSet:
             if any(k != "." for k in sub):
                 out.children[pe] = cls.from_fields_v1(sub)
         return out
+
+
+def _make(members: set[PathElement], children: dict[PathElement, FieldSet]) -> FieldSet:
+    out = FieldSet()
+    out.members = members
+    out.children = children
+    return out
 
 
 _EMPTY = FieldSet()

@@ -9,8 +9,11 @@ past 10 `Update` managers the oldest are merged into an `ancient-changes` entry 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from strom.errors import Cause, StatusError
 from strom.gofmt import go_quote
@@ -35,6 +38,9 @@ class ManagedEntry:
     subresource: str
     time: str | None
     fields: FieldSet
+    # The fieldsV1 this entry was decoded from, reused on encode while `fields` is still the
+    # set decoded from it (most writes leave most managers' sets alone).
+    raw: tuple[FieldSet, dict[str, Any]] | None = field(default=None, compare=False)
 
     @property
     def identity(self) -> Identity:
@@ -82,10 +88,34 @@ def decode(entries: Any) -> Managers:
             api_version=api_version,
             subresource=str(raw.get("subresource") or ""),
             time=time if isinstance(time, str) else None,
-            fields=FieldSet.from_fields_v1(raw.get("fieldsV1") or {}),
+            fields=FieldSet(),
         )
+        fields_v1 = raw.get("fieldsV1") or {}
+        entry.fields = _decode_fields(fields_v1)
+        entry.raw = (entry.fields, fields_v1)
         out[entry.identity] = entry
     return out
+
+
+# Decoded field sets by their JSON: every write decodes every manager's set, and most sets
+# are the same from one write of an object to the next. Sets are never mutated once built.
+_DECODED: OrderedDict[bytes, FieldSet] = OrderedDict()
+_DECODED_MAX = 2048
+_DECODED_MAX_KEY = 16 * 1024  # larger sets are decoded each time rather than kept
+
+
+def _decode_fields(fields_v1: Any) -> FieldSet:
+    key = orjson.dumps(fields_v1)
+    cached = _DECODED.get(key)
+    if cached is not None:
+        _DECODED.move_to_end(key)
+        return cached
+    fields = FieldSet.from_fields_v1(fields_v1)
+    if len(key) <= _DECODED_MAX_KEY:
+        _DECODED[key] = fields
+        if len(_DECODED) > _DECODED_MAX:
+            _DECODED.popitem(last=False)
+    return fields
 
 
 def _sort_key(entry: ManagedEntry) -> tuple[str, str, str, str, str]:
@@ -132,7 +162,10 @@ def encode(managers: Managers) -> list[dict[str, Any]]:
         if entry.time:
             item["time"] = entry.time
         item["fieldsType"] = "FieldsV1"
-        item["fieldsV1"] = entry.fields.to_fields_v1()
+        if entry.raw is not None and entry.raw[0] is entry.fields:
+            item["fieldsV1"] = entry.raw[1]
+        else:
+            item["fieldsV1"] = entry.fields.to_fields_v1()
         if entry.subresource:
             item["subresource"] = entry.subresource
         out.append(item)

@@ -208,6 +208,8 @@ def _cmp(lhs: Any, rhs: Any, atom: Atom, path: tuple[PathElement, ...], out: Com
     if a.kind == SCALAR or a.atomic or (_empty(lhs) and _empty(rhs)):
         _leaf(lhs, rhs, path, out)
         return
+    if lhs is not ABSENT and lhs == rhs:
+        return  # an unchanged subtree (compared in C): nothing below was added, changed or removed
     if a.kind == LIST:
         _cmp_list(
             lhs if isinstance(lhs, list) else [], rhs if isinstance(rhs, list) else [], a, path, out
@@ -215,14 +217,14 @@ def _cmp(lhs: Any, rhs: Any, atom: Atom, path: tuple[PathElement, ...], out: Com
     else:
         left = lhs if isinstance(lhs, dict) else {}
         right = rhs if isinstance(rhs, dict) else {}
-        for key in (*left, *(k for k in right if k not in left)):
-            _cmp(
-                left.get(key, ABSENT),
-                right.get(key, ABSENT),
-                a.child(key),
-                (*path, field_pe(key)),
-                out,
-            )
+        for key, lv in left.items():
+            rv = right.get(key, ABSENT)
+            if rv is lv or (rv == lv and type(rv) is type(lv)):
+                continue  # unchanged: nothing to walk
+            _cmp(lv, rv, a.child(key), (*path, field_pe(key)), out)
+        for key, rv in right.items():
+            if key not in left:
+                _cmp(ABSENT, rv, a.child(key), (*path, field_pe(key)), out)
     if lhs is ABSENT:
         out.added.insert(path)
     elif rhs is ABSENT:
