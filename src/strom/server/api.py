@@ -38,6 +38,7 @@ from strom.server.responses import (
     MediaType,
     json_response,
     negotiate,
+    partial_object_metadata,
     raw_response,
     success_status_response,
 )
@@ -238,7 +239,11 @@ class ResourceAPI:
         status: int = 200,
         warnings: list[str] | None = None,
     ) -> Response:
-        if media.table:
+        if media.partial_metadata:
+            response = json_response(
+                partial_object_metadata(obj, media), request, status=status, media=media
+            )
+        elif media.table:
             table = to_table(
                 rt=rt,
                 objects=[obj],
@@ -273,6 +278,14 @@ class ResourceAPI:
             meta["continue"] = page.continue_token
         if page.remaining:
             meta["remainingItemCount"] = page.remaining
+        if media.partial_metadata:
+            partial: dict[str, Any] = {
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": f"meta.k8s.io/{media.partial_version}",
+                "metadata": meta,
+                "items": [partial_object_metadata(e.obj, media) for e in page.items],
+            }
+            return json_response(partial, request, media=media)
         head = b'{"kind":"%s","apiVersion":"%s","metadata":%s,"items":[' % (
             rt.list_kind.encode(),
             rt.api_version.encode(),
@@ -318,7 +331,8 @@ class ResourceAPI:
             raise StatusError.no_route()
         if rp.subresource == "token" and rt.plural == "serviceaccounts":
             return await self._token_request(request, rp, user)
-        media = negotiate(request)
+        listing = not rp.name and not (rp.watch_prefix or request.flag("watch") is True)
+        media = negotiate(request, list_endpoint=listing)
         if not rp.name:
             return await self._collection(request, rp, rt, media, user)
         return await self._item(request, rp, rt, media, user)
@@ -396,7 +410,7 @@ class ResourceAPI:
             if not request.param("resourceVersion"):
                 await self.registry.cache.sync()  # consistent read (other replicas' writes)
             entry = self.registry.get(rt, rp.namespace, rp.name)
-            if media.table:
+            if media.table or media.partial_metadata:
                 return self._object_response(rt, request, entry.obj, media)
             return raw_response(self.object_bytes(rt, entry.value), request, media=media)
         if method == "PUT":

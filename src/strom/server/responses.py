@@ -87,14 +87,24 @@ class MediaType:
 
     yaml: bool = False
     table: bool = False  # as=Table;g=meta.k8s.io;v=v1
-    partial_metadata: bool = False  # as=PartialObjectMetadata(List)
+    partial_metadata: str = ""  # as=PartialObjectMetadata or PartialObjectMetadataList
+    partial_version: str = "v1"  # its meta.k8s.io version
     discovery_v2: bool = False  # as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2
 
 
 JSON = MediaType()
 
 
-def negotiate(request: Request) -> MediaType:
+def partial_object_metadata(obj: dict[str, Any], media: MediaType) -> dict[str, Any]:
+    """meta.AsPartialObjectMetadata: the object's metadata under PartialObjectMetadata."""
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": f"meta.k8s.io/{media.partial_version}",
+        "metadata": obj.get("metadata") or {},
+    }
+
+
+def negotiate(request: Request, *, list_endpoint: bool = False) -> MediaType:
     """Pick the first acceptable media type from `Accept`, like kube-apiserver's negotiation."""
     accept = request.headers.get("accept", "")
     if not accept:
@@ -114,10 +124,12 @@ def negotiate(request: Request) -> MediaType:
                 and extra.get("v") in ("v1", "v1beta1")
             ):
                 return MediaType(table=True)
-            if as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList") and (
-                group == "meta.k8s.io"
-            ):
-                return MediaType(partial_metadata=True)
+            # A list answers as PartialObjectMetadataList, an object or a watch event as
+            # PartialObjectMetadata; the other shape is not offered here, so the next clause
+            # of Accept decides (kube's endpoint restrictions).
+            wanted = "PartialObjectMetadataList" if list_endpoint else "PartialObjectMetadata"
+            if as_kind == wanted and group == "meta.k8s.io" and extra.get("v") in ("v1", "v1beta1"):
+                return MediaType(partial_metadata=as_kind, partial_version=extra["v"])
             if (
                 as_kind == "APIGroupDiscoveryList"
                 and group == "apidiscovery.k8s.io"

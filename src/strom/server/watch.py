@@ -31,7 +31,12 @@ from strom.registry.listing import parse_rv
 from strom.registry.tables import to_table
 from strom.selectors import FieldSelector, LabelSelector, parse_field_selector
 from strom.server.http import Connection, Request, StreamingResponse
-from strom.server.responses import MediaType, common_headers, watch_error_event
+from strom.server.responses import (
+    MediaType,
+    common_headers,
+    partial_object_metadata,
+    watch_error_event,
+)
 
 __all__ = ["WatchConfig", "WatchOptions", "open_watch"]
 
@@ -134,6 +139,18 @@ def _table_framer(
         )
         first[0] = False
         return b'{"type":"%s","object":%s}\n' % (event_type, orjson.dumps(table))
+
+    return frame
+
+
+def _partial_framer(media: MediaType) -> Callable[[bytes, dict[str, Any]], bytes]:
+    """Events whose objects are PartialObjectMetadata (metadata informers' watches)."""
+
+    def frame(event_type: bytes, obj: dict[str, Any]) -> bytes:
+        return b'{"type":"%s","object":%s}\n' % (
+            event_type,
+            orjson.dumps(partial_object_metadata(obj, media)),
+        )
 
     return frame
 
@@ -302,6 +319,8 @@ async def open_watch(
     custom_frame = (
         _table_framer(rt, request.param("includeObject") or "Metadata") if media.table else None
     )
+    if media.partial_metadata:
+        custom_frame = _partial_framer(media)
     content_type = "application/json"
 
     def error_stream(err: StatusError) -> StreamingResponse:
