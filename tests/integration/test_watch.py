@@ -492,3 +492,16 @@ def test_pretty_parameter_is_gos_parse_bool(api: Api, ns: str) -> None:
         reply = api.get(f"/api/v1/namespaces/{ns}/configmaps?pretty={value}")
         assert reply.status == 200
         assert reply.body.startswith(b"{\n") is pretty, value
+
+
+def test_timeout_seconds_zero_means_the_default(
+    api: Api, ns: str, raw_watch: Callable[[str], RawWatch]
+) -> None:
+    """timeoutSeconds=0 is the server's default timeout (minutes), not an immediate end."""
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    w = raw_watch(f"{base}?watch=true&timeoutSeconds=0&resourceVersion=0")
+    initial = len(w.wait_events(1))  # kube-root-ca.crt
+    assert api.post(base, cm("later")).status == 201
+    events = w.wait_events(initial + 1)
+    assert ("ADDED", "later") in types_names(events)
+    assert not w.done.is_set()  # still open: a zero timeout would have ended it at once

@@ -101,6 +101,8 @@ def watch_options(
                 f'timeoutSeconds: Invalid value: "{timeout_text}": must be an integer'
             ) from exc
     else:
+        timeout = 0.0
+    if timeout == 0:  # absent or 0: the server's default, as kube's serveWatch reads it
         timeout = config.min_request_timeout * (1 + random.random())
     return WatchOptions(
         label=label,
