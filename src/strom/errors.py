@@ -238,12 +238,17 @@ class StatusError(Exception):
         )
 
     @classmethod
-    def too_many_requests(cls, retry_after: int = 1) -> StatusError:
+    def too_many_requests(
+        cls,
+        retry_after: int = 1,
+        message: str = "Too many requests, please try again later.",
+        causes: tuple[Cause, ...] = (),
+    ) -> StatusError:
         return cls(
             429,
             "TooManyRequests",
-            "Too many requests, please try again later.",
-            _Details(retry_after_seconds=retry_after),
+            message,
+            _Details(retry_after_seconds=retry_after, causes=causes),
             retry_after=retry_after,
         )
 

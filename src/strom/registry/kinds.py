@@ -142,7 +142,14 @@ BUILTIN: tuple[ResourceType, ...] = (
         short=("pv",),
         sub=("status",),
     ),
-    _r("v1", "Pod", "pods", short=("po",), categories=_ALL, sub=("status",)),
+    _r(
+        "v1",
+        "Pod",
+        "pods",
+        short=("po",),
+        categories=_ALL,
+        sub=("binding", "eviction", "status"),
+    ),
     _r("v1", "PodTemplate", "podtemplates"),
     _r(
         "v1",
@@ -290,7 +297,9 @@ LOCAL_SUBJECT_ACCESS_REVIEW = _review(
 SELF_SUBJECT_ACCESS_REVIEW = _review("authorization.k8s.io", "SelfSubjectAccessReview")
 SELF_SUBJECT_RULES_REVIEW = _review("authorization.k8s.io", "SelfSubjectRulesReview")
 SUBJECT_ACCESS_REVIEW = _review("authorization.k8s.io", "SubjectAccessReview")
+BINDINGS = _review("", "Binding", namespaced=True)  # POST a Binding: pods/NAME/binding
 VIRTUAL: tuple[ResourceType, ...] = (
+    BINDINGS,
     SELF_SUBJECT_REVIEW,
     TOKEN_REVIEW,
     LOCAL_SUBJECT_ACCESS_REVIEW,

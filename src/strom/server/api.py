@@ -27,6 +27,7 @@ from strom.registry.conversion import item_bytes, needs_conversion
 from strom.registry.kinds import ResourceType
 from strom.registry.listing import ListOptions, ListPage, list_objects
 from strom.registry.meta import now_rfc3339, type_prefix
+from strom.registry.pod_subresources import bind_pod, evict_pod
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions, WriteResult
 from strom.registry.scale_endpoint import ScaleEndpoint
 from strom.registry.tables import to_table
@@ -36,6 +37,7 @@ from strom.server.http import Request, Response, StreamingResponse
 from strom.server.protobuf import decode_k8s_protobuf
 from strom.server.responses import (
     MediaType,
+    created_status_response,
     json_response,
     negotiate,
     partial_object_metadata,
@@ -397,6 +399,16 @@ class ResourceAPI:
             and not rp.subresource
         ):
             return await self._watch(request, rp, rt, media)
+        if rp.subresource in ("binding", "eviction"):
+            if method != "POST":
+                raise StatusError.method_not_allowed()
+            kind = "Binding" if rp.subresource == "binding" else "Eviction"
+            body = decode_body(request, dataclasses.replace(rt, kind=kind))
+            if rp.subresource == "binding":
+                await bind_pod(self.registry, rp.namespace, rp.name, body, from_pod=True)
+            else:
+                await evict_pod(self.registry, rp.namespace, rp.name, body)
+            return created_status_response(request, media=media)
         if rp.subresource == "scale":
             return await self._scale(request, rp, rt, media, user)
         if rp.subresource == "finalize":
@@ -587,6 +599,11 @@ class ResourceAPI:
     async def _virtual(
         self, request: Request, rp: ResourcePath, rt: ResourceType, user: UserInfo
     ) -> Response:
+        if rt.group == "" and rt.plural == "bindings":
+            body = decode_body(request, rt)
+            name = str((body.get("metadata") or {}).get("name") or "")
+            await bind_pod(self.registry, rp.namespace, name, body, from_pod=False)
+            return created_status_response(request)
         if rt.plural == "selfsubjectreviews":
             # The request carries nothing but its type (kubectl sends it as protobuf): the
             # answer depends only on who asks, so the body is not decoded.

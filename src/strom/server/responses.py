@@ -75,6 +75,20 @@ def success_status_response(
     return response
 
 
+def created_status_response(request: Request, *, media: MediaType | None = None) -> Response:
+    """201 with a Success `Status` and no details: what a binding or an eviction answers."""
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "code": 201,
+    }
+    response = json_response(status, request, status=201, media=media or JSON)
+    response.status_object = status
+    return response
+
+
 def watch_error_event(err: StatusError) -> bytes:
     """The ERROR event that ends a watch stream (one JSON line, as kube's watch encoder
     frames it): the same `Status` a plain request would have got."""
