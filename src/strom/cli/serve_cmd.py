@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from strom.registry.node_ports import parse_port_range
+
 __all__ = ["register", "run"]
 
 _SERVE_EPILOG = """\
@@ -15,6 +17,13 @@ examples:
   strom serve --secure-port 0 --data-dir /tmp/s   # a free port, printed on start
   export KUBECONFIG=./strom-data/admin.kubeconfig && kubectl get ns
 """
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    try:
+        return parse_port_range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _duration(text: str) -> float:
@@ -150,6 +159,12 @@ def register(sub: Any) -> None:
         help="watch timeout when the client sets none, randomized up to 2x (default 30m)",
     )
     serve.add_argument(
+        "--service-node-port-range",
+        type=_port_range,
+        default=(30000, 32767),
+        help="ports NodePort Services get theirs from (default 30000-32767)",
+    )
+    serve.add_argument(
         "--watch-bookmark-interval",
         type=_duration,
         default=60.0,
@@ -224,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         compaction_keep=args.compaction_retain,
         min_request_timeout=args.min_request_timeout,
         watch_bookmark_interval=args.watch_bookmark_interval,
+        service_node_port_range=args.service_node_port_range,
         storage=args.storage,
         etcd_servers=tuple(s for s in ",".join(args.etcd_servers).split(",") if s),
         etcd_prefix=args.etcd_prefix,

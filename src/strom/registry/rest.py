@@ -25,6 +25,7 @@ from strom.registry.apply.config import decode_apply_config, gvk_string
 from strom.registry.conversion import from_storage, storage_type, to_storage
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
+from strom.registry.node_ports import NodePortAllocator
 from strom.registry.patch import apply_patch
 from strom.registry.scale import scale_spec
 from strom.registry.schemas import definition_name
@@ -98,9 +99,12 @@ class WriteResult:
 
 
 class Registry:
-    def __init__(self, *, store: Store, cache: StateCache) -> None:
+    def __init__(
+        self, *, store: Store, cache: StateCache, node_ports: NodePortAllocator | None = None
+    ) -> None:
         self.store = store
         self.cache = cache
+        self.node_ports = node_ports or NodePortAllocator()
         self.guards: list[WriteGuard] = []
         self._strategies: dict[tuple[str, str, str], Strategy] = {}
 
@@ -140,6 +144,15 @@ class Registry:
             meta["managedFields"] = managed
         else:
             meta.pop("managedFields", None)
+
+    def _assign_node_ports(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> None:
+        if rt.crd is not None or rt.group != "" or rt.plural != "services":
+            return
+        state = self.cache.state(rt.key_prefix)
+        services = [e.obj for e in state.entries.values()] if state is not None else []
+        self.node_ports.assign(obj, old, services)
 
     def lookup(self, rt: ResourceType, namespace: str, name: str) -> Entry | None:
         state = self.cache.state(rt.key_prefix)
@@ -265,6 +278,7 @@ class Registry:
         strategy = self.strategy(rt)
         fill_create_fields(meta, with_generation=strategy.has_generation)
         strategy.prepare_for_create(obj)
+        self._assign_node_ports(rt, obj, None)
         if rt.crd is None:
             defaults.initial_status(rt, obj)
         for guard in self.guards:
@@ -377,6 +391,7 @@ class Registry:
             strategy.prepare_for_finalize(obj, old)
         else:
             strategy.prepare_for_update(obj, old)
+            self._assign_node_ports(rt, obj, old)
         meta = obj.setdefault("metadata", {})
         old_meta = old.get("metadata") or {}
         for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):

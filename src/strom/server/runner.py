@@ -25,6 +25,7 @@ from strom.pki.certs import PKIError, check_key_mode, ensure_pki
 from strom.pki.kubeconfig import write_kubeconfig
 from strom.pki.tls import server_ssl_context
 from strom.registry.kinds import BUILTIN
+from strom.registry.node_ports import NodePortAllocator
 from strom.registry.rest import Registry
 from strom.registry.types import TypeTable
 from strom.server.api import ResourceAPI
@@ -71,6 +72,7 @@ class ServeConfig:
     compaction_keep: int = 1000  # newest revisions always kept (kine's minimum)
     min_request_timeout: float = 1800.0
     watch_bookmark_interval: float = 60.0
+    service_node_port_range: tuple[int, int] = (30000, 32767)
     kubeconfig_server: str = ""
     storage: str = "sqlite"  # or "etcd"
     etcd_servers: tuple[str, ...] = ()
@@ -194,7 +196,9 @@ async def run(cfg: ServeConfig) -> int:
     store = await _open_store(cfg, stop, failed)
     cache = StateCache(store)
     types = TypeTable()
-    registry = Registry(store=store, cache=cache)
+    registry = Registry(
+        store=store, cache=cache, node_ports=NodePortAllocator(cfg.service_node_port_range)
+    )
     try:
         await cache.start([(rt.key_prefix, rt.namespaced) for rt in BUILTIN])
     except StorageError as exc:
