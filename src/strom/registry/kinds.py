@@ -209,6 +209,15 @@ BUILTIN: tuple[ResourceType, ...] = (
         categories=_ALL,
         sub=("status",),
     ),
+    # certificates.k8s.io/v1 (approval and status written by approvers and signers)
+    _r(
+        "certificates.k8s.io/v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        namespaced=False,
+        short=("csr",),
+        sub=("approval", "status"),
+    ),
     # coordination.k8s.io/v1
     _r("coordination.k8s.io/v1", "Lease", "leases"),
     # discovery.k8s.io/v1
@@ -254,6 +263,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     # storage.k8s.io/v1
     _r("storage.k8s.io/v1", "CSIDriver", "csidrivers", namespaced=False),
     _r("storage.k8s.io/v1", "CSINode", "csinodes", namespaced=False),
+    _r("storage.k8s.io/v1", "CSIStorageCapacity", "csistoragecapacities"),
     _r("storage.k8s.io/v1", "StorageClass", "storageclasses", namespaced=False, short=("sc",)),
     _r(
         "storage.k8s.io/v1",
@@ -261,6 +271,13 @@ BUILTIN: tuple[ResourceType, ...] = (
         "volumeattachments",
         namespaced=False,
         sub=("status",),
+    ),
+    _r(
+        "storage.k8s.io/v1",
+        "VolumeAttributesClass",
+        "volumeattributesclasses",
+        namespaced=False,
+        short=("vac",),
     ),
     # apiextensions.k8s.io/v1
     _r(

@@ -43,6 +43,20 @@ _PATCH_RETRIES = 5
 _POLICY_FINALIZERS = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}
 
 
+def _set_requestor(csr: dict[str, Any], user: UserInfo | None) -> None:
+    """A CertificateSigningRequest names who asked (csrStrategy.PrepareForCreate)."""
+    if user is None:
+        return
+    spec = csr.setdefault("spec", {})
+    spec["username"] = user.username
+    if user.uid:
+        spec["uid"] = user.uid
+    if user.groups:
+        spec["groups"] = list(user.groups)
+    if user.extra:
+        spec["extra"] = {k: list(v) for k, v in user.extra.items()}
+
+
 def _default_policy(rt: ResourceType) -> str:
     """The policy of a DELETE that names none: ReplicationControllers in core/v1 orphan their
     pods (kept for compatibility, as kube's rcStrategy says), everything else background."""
@@ -279,6 +293,8 @@ class Registry:
         fill_create_fields(meta, with_generation=strategy.has_generation)
         strategy.prepare_for_create(obj)
         self._assign_node_ports(rt, obj, None)
+        if rt.group == "certificates.k8s.io" and rt.plural == "certificatesigningrequests":
+            _set_requestor(obj, opts.user)
         if rt.crd is None:
             defaults.initial_status(rt, obj)
         for guard in self.guards:
@@ -389,6 +405,8 @@ class Registry:
             strategy.prepare_for_status_update(obj, old)
         elif subresource == "finalize":
             strategy.prepare_for_finalize(obj, old)
+        elif subresource == "approval":
+            strategy.prepare_for_approval(obj, old)
         else:
             strategy.prepare_for_update(obj, old)
             self._assign_node_ports(rt, obj, old)

@@ -111,6 +111,10 @@ class Strategy:
         if resource_version:
             new["metadata"]["resourceVersion"] = resource_version
 
+    def prepare_for_approval(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """Only CertificateSigningRequests have an approval subresource."""
+        self.prepare_for_status_update(new, old)
+
     def spec_changed(self, new: dict[str, Any], old: dict[str, Any]) -> bool:
         """Whether a write bumps generation: any change outside metadata and status."""
         keys = (set(new) | set(old)) - {"metadata", "status", "kind", "apiVersion"}
@@ -225,8 +229,76 @@ class NamespaceStrategy(Strategy):
             new["spec"] = copy.deepcopy(old["spec"])
 
 
+_CSR_DECISIONS = ("Approved", "Denied")
+
+
+class CSRStrategy(Strategy):
+    """CertificateSigningRequests: the requestor comes from the request, spec never changes,
+    approval conditions change only through `approval`, the rest of status through
+    `status` (kube's csrStrategy, csrStatusStrategy and csrApprovalStrategy)."""
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            for key in ("username", "uid", "groups", "extra"):
+                spec.pop(key, None)
+        obj["status"] = {}
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        for key in ("spec", "status"):
+            if key in old:
+                new[key] = copy.deepcopy(old[key])
+            else:
+                new.pop(key, None)
+
+    def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_status_update(new, old)
+        status = new.setdefault("status", {})
+        kept = [c for c in status.get("conditions") or () if c.get("type") not in _CSR_DECISIONS]
+        kept += [
+            copy.deepcopy(c)
+            for c in (old.get("status") or {}).get("conditions") or ()
+            if c.get("type") in _CSR_DECISIONS
+        ]
+        _set_conditions(status, kept, old)
+
+    def prepare_for_approval(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        conditions = list((new.get("status") or {}).get("conditions") or ())
+        self.prepare_for_status_update(new, old)
+        status = copy.deepcopy(old.get("status") or {})
+        _set_conditions(status, conditions, old)
+        new["status"] = status
+
+
+def _set_conditions(status: dict[str, Any], conditions: list[Any], old: dict[str, Any]) -> None:
+    """populateConditionTimestamps: new conditions get now, unchanged ones keep their times."""
+    now = now_rfc3339()
+    before = {
+        (c.get("type"), c.get("status")): c
+        for c in (old.get("status") or {}).get("conditions") or ()
+        if isinstance(c, dict)
+    }
+    out = []
+    for condition in conditions:
+        if not isinstance(condition, dict):
+            continue
+        condition = dict(condition)
+        if not condition.get("lastUpdateTime"):
+            condition["lastUpdateTime"] = now
+        if not condition.get("lastTransitionTime"):
+            previous = before.get((condition.get("type"), condition.get("status")))
+            condition["lastTransitionTime"] = (previous or {}).get("lastTransitionTime") or now
+        out.append(condition)
+    if out:
+        status["conditions"] = out
+    else:
+        status.pop("conditions", None)
+
+
 def strategy_for(rt: ResourceType) -> Strategy:
     gr = (rt.group, rt.plural)
+    if gr == ("certificates.k8s.io", "certificatesigningrequests"):
+        return CSRStrategy(rt)
     if gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
         return CRDStrategy(rt)
     if gr == ("", "services"):

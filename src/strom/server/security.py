@@ -19,6 +19,7 @@ import orjson
 from strom.auth import serviceaccount as sa
 from strom.auth.authn import Authenticator
 from strom.auth.authz import AlwaysAllow, Authorizer, PrivilegedGroups, Union
+from strom.auth.csr_approval import CSRApprovalGuard
 from strom.auth.escalation import EscalationGuard
 from strom.auth.policy_source import CachedPolicy
 from strom.auth.rbac import RBACAuthorizer
@@ -152,6 +153,7 @@ class Security:
         authorizer = Union([PrivilegedGroups(), mode])
         if cfg.authorization_mode == "RBAC":
             registry.guards.append(EscalationGuard(authorizer=authorizer, policy=policy))
+        registry.guards.append(CSRApprovalGuard(authorizer=authorizer))
 
         security = cls(
             authorizer=authorizer,

@@ -385,6 +385,7 @@ def _volumes() -> dict[tuple[str, str], list[dict[str, Any]]]:
     pvc_spec = "core.v1.PersistentVolumeClaimSpec"
     pvc_status = "core.v1.PersistentVolumeClaimStatus"
     csi = "storage.v1.CSIDriverSpec"
+    csr = "certificates.v1.CertificateSigningRequestSpec"
     return {
         ("", "PersistentVolume"): [
             _name(),
@@ -446,6 +447,32 @@ def _volumes() -> dict[tuple[str, str], list[dict[str, Any]]]:
                 "integer",
                 "Drivers indicates the number of CSI drivers registered on the node",
             ),
+            _age(),
+        ],
+        ("certificates.k8s.io", "CertificateSigningRequest"): [
+            _name(),
+            _age(),
+            column("SignerName", "string", doc(csr, "signerName")),
+            column("Requestor", "string", doc(csr, "request")),
+            column("RequestedDuration", "string", doc(csr, "expirationSeconds")),
+            column(
+                "Condition",
+                "string",
+                doc("certificates.v1.CertificateSigningRequestStatus", "conditions"),
+            ),
+        ],
+        ("storage.k8s.io", "CSIStorageCapacity"): [
+            _name(),
+            column(
+                "StorageClassName",
+                "string",
+                doc("storage.v1.CSIStorageCapacity", "storageClassName"),
+            ),
+            column("Capacity", "string", doc("storage.v1.CSIStorageCapacity", "capacity")),
+        ],
+        ("storage.k8s.io", "VolumeAttributesClass"): [
+            _name(),
+            column("DriverName", "string", doc("storage.v1.VolumeAttributesClass", "driverName")),
             _age(),
         ],
         ("storage.k8s.io", "CSIDriver"): [

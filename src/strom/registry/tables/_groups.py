@@ -17,6 +17,7 @@ from strom.registry.tables._format import (
     as_list,
     format_labels,
     format_selector,
+    human_duration,
     join_containers,
     meta_of,
     name_of,
@@ -441,7 +442,41 @@ def _csi_driver(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     ]
 
 
+def _csr(obj: Mapping[str, Any], now: datetime) -> list[Any]:
+    """printCertificateSigningRequest (extractCSRStatus for the condition)."""
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
+    kinds = {as_dict(c).get("type") for c in as_list(status.get("conditions"))}
+    condition = "Denied" if "Denied" in kinds else "Approved" if "Approved" in kinds else "Pending"
+    if "Failed" in kinds:
+        condition += ",Failed"
+    if status.get("certificate"):
+        condition += ",Issued"
+    seconds = spec.get("expirationSeconds")
+    duration = human_duration(int(seconds) * 10**9) if isinstance(seconds, int) else "<none>"
+    return [
+        name_of(obj),
+        age_of(obj, now),
+        spec.get("signerName") or "<none>",
+        spec.get("username", ""),
+        duration,
+        condition,
+    ]
+
+
+def _csi_storage_capacity(obj: Mapping[str, Any], now: datetime) -> list[Any]:
+    del now
+    return [name_of(obj), obj.get("storageClassName", ""), obj.get("capacity") or "<unset>"]
+
+
+def _volume_attributes_class(obj: Mapping[str, Any], now: datetime) -> list[Any]:
+    return [name_of(obj), obj.get("driverName", ""), age_of(obj, now)]
+
+
 GROUP_PRINTERS: dict[tuple[str, str], Printer] = {
+    ("certificates.k8s.io", "CertificateSigningRequest"): _csr,
+    ("storage.k8s.io", "CSIStorageCapacity"): _csi_storage_capacity,
+    ("storage.k8s.io", "VolumeAttributesClass"): _volume_attributes_class,
     ("apps", "ReplicaSet"): _replica_set,
     ("apps", "DaemonSet"): _daemon_set,
     ("apps", "Deployment"): _deployment,

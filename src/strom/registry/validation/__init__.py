@@ -15,7 +15,7 @@ from typing import Any
 from strom.errors import Cause
 from strom.registry.kinds import ResourceType
 
-from . import apps, core, crd, pods, rbac
+from . import apps, certificates, core, crd, pods, rbac, storage
 from .meta import (
     NameFn,
     as_map,
@@ -45,6 +45,9 @@ _RBAC = "rbac.authorization.k8s.io"
 # Kind-specific rules beyond ObjectMeta: create(obj) and update(new, old).
 _CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
     ("", "ConfigMap"): core.validate_config_map,
+    ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr,
+    ("storage.k8s.io", "CSIStorageCapacity"): storage.validate_csi_storage_capacity,
+    ("storage.k8s.io", "VolumeAttributesClass"): storage.validate_volume_attributes_class,
     ("", "Secret"): core.validate_secret,
     ("", "Service"): core.validate_service,
     ("coordination.k8s.io", "Lease"): core.validate_lease,
@@ -55,6 +58,11 @@ _CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
 }
 _UPDATE_RULES: dict[tuple[str, str], Callable[[_Obj, _Obj], list[Cause]]] = {
     ("", "ConfigMap"): core.validate_config_map_update,
+    ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr_update,
+    ("storage.k8s.io", "CSIStorageCapacity"): lambda new, _old: (
+        storage.validate_csi_storage_capacity(new)
+    ),
+    ("storage.k8s.io", "VolumeAttributesClass"): storage.validate_volume_attributes_class_update,
     ("", "Secret"): core.validate_secret_update,
     ("", "Service"): core.validate_service_update,
     ("coordination.k8s.io", "Lease"): lambda new, _old: core.validate_lease(new),

@@ -156,6 +156,7 @@ _PACKAGE_API_VERSIONS = {
     "autoscaling2": "autoscaling/v2",
     "storage": "storage.k8s.io/v1",
     "discovery": "discovery.k8s.io/v1",
+    "certificates": "certificates.k8s.io/v1",
 }
 _PACKAGE_KINDS = {
     "core": "Namespace ConfigMap Secret ServiceAccount Service Pod ResourceQuota Event"
@@ -176,6 +177,7 @@ _PACKAGE_KINDS = {
     "autoscaling2": "HorizontalPodAutoscaler",
     "storage": "StorageClass",
     "discovery": "EndpointSlice",
+    "certificates": "CertificateSigningRequest",
 }
 # DeleteOptions is registered in every group version (and meta.k8s.io/v1): clients encode it
 # with whichever apiVersion their clientset uses.

@@ -203,6 +203,16 @@ SubjectRulesReviewStatus resourceRules=1:[ResourceRule]! nonResourceRules=2:[Non
     incomplete=3:t! evaluationError=4:s
 ResourceRule verbs=1:[s]! apiGroups=2:[s] resources=3:[s] resourceNames=4:[s]
 NonResourceRule verbs=1:[s]! nonResourceURLs=2:[s]
+[certificates]
+CertificateSigningRequest metadata=1:meta.ObjectMeta spec=2:CertificateSigningRequestSpec!
+    status=3:CertificateSigningRequestStatus
+CertificateSigningRequestSpec request=1:b! signerName=7:s! expirationSeconds=8:i? usages=5:[s]
+    username=2:s uid=3:s groups=4:[s] extra=6:{ExtraValue}
+ExtraValue [s]
+CertificateSigningRequestStatus conditions=1:[CertificateSigningRequestCondition]
+    certificate=2:b
+CertificateSigningRequestCondition type=1:s! status=6:s! reason=2:s message=3:s
+    lastUpdateTime=4:meta.Time# lastTransitionTime=5:meta.Time#
 [authentication]
 SelfSubjectReview metadata=1:meta.ObjectMeta status=2:SelfSubjectReviewStatus
 SelfSubjectReviewStatus userInfo=1:UserInfo
