@@ -152,3 +152,42 @@ def test_client_resumes_on_another_replica(replicas: list[StromServer]) -> None:
     assert [e["object"]["metadata"]["resourceVersion"] for e in events] == [
         o["metadata"]["resourceVersion"] for o in written
     ]
+
+
+def test_one_replica_leads_the_garbage_collector(replicas: list[StromServer]) -> None:
+    from .conftest import wait_for
+
+    api = Api(replicas[0])
+    path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/strom-controllers"
+
+    def lease() -> dict[str, Any] | None:
+        reply = api.get(path)
+        return reply.json if reply.status == 200 else None
+
+    first = wait_for(lease, what="the controllers' lease", timeout=15)
+    holder = first["spec"]["holderIdentity"]
+    renewed = wait_for(
+        lambda: (now := lease()) and now["spec"]["renewTime"] != first["spec"]["renewTime"] and now,
+        what="a renewal",
+        timeout=15,
+    )
+    assert renewed["spec"]["holderIdentity"] == holder  # one leader, renewing
+    assert renewed["spec"]["leaseDurationSeconds"] == 15
+    # the collector works whichever replica the writes go to
+    writer = Api(replicas[2])
+    owner = writer.post(
+        "/api/v1/namespaces/default/secrets", {"metadata": {"name": "gc-owner"}}
+    ).json
+    ref = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "name": "gc-owner",
+        "uid": owner["metadata"]["uid"],
+    }
+    body = {"metadata": {"name": "gc-dependent", "ownerReferences": [ref]}}
+    assert writer.post("/api/v1/namespaces/default/configmaps", body).status == 201
+    assert Api(replicas[1]).delete("/api/v1/namespaces/default/secrets/gc-owner").status == 200
+    wait_for(
+        lambda: writer.get("/api/v1/namespaces/default/configmaps/gc-dependent").status == 404,
+        what="the dependent collected",
+    )

@@ -20,6 +20,7 @@ from typing import Any
 
 from strom.cache.state import StateCache
 from strom.controllers.garbage_collector import GarbageCollector
+from strom.controllers.leader import LeaderElection
 from strom.controllers.queue import WorkQueue, drain
 from strom.errors import StatusError
 from strom.registry.kinds import BUILTIN, ResourceType
@@ -51,7 +52,13 @@ class Controllers:
     """Owns the controller tasks; `start` launches them, `stop` cancels and awaits them."""
 
     def __init__(
-        self, *, registry: Registry, cache: StateCache, types: TypeTable, ca_pem: bytes
+        self,
+        *,
+        registry: Registry,
+        cache: StateCache,
+        types: TypeTable,
+        ca_pem: bytes,
+        leader_election: bool = False,
     ) -> None:
         self.registry = registry
         self.cache = cache
@@ -59,7 +66,12 @@ class Controllers:
         self.ca_pem = ca_pem
         self._namespaces = WorkQueue()
         self._crds = WorkQueue()
-        self.gc = GarbageCollector(registry=registry, cache=cache, types=types)
+        # With several replicas on one etcd, one of them collects garbage (a Lease).
+        self.leader = LeaderElection(registry=registry, enabled=leader_election)
+        self.gc = GarbageCollector(
+            registry=registry, cache=cache, types=types, is_leader=lambda: self.leader.leading
+        )
+        self.leader.on_started_leading = self.gc.resync
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -79,6 +91,7 @@ class Controllers:
             asyncio.create_task(drain(self._crds, self._sync_crd), name="crd-ctl"),
             asyncio.create_task(drain(self.gc.items, self.gc.sync_item), name="gc-dependents"),
             asyncio.create_task(drain(self.gc.owners, self.gc.sync_owner), name="gc-owners"),
+            asyncio.create_task(self.leader.run(), name="leader-election"),
         ]
 
     async def stop(self) -> None:

@@ -21,7 +21,7 @@ two small entries per object that has owners, so it is bounded by the store's co
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from strom.cache.state import Entry, StateCache
@@ -62,8 +62,16 @@ class GarbageCollector:
     dependents: owner uid -> keys of objects naming it in ownerReferences.
     """
 
-    def __init__(self, *, registry: Registry, cache: StateCache, types: TypeTable) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        cache: StateCache,
+        types: TypeTable,
+        is_leader: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.registry = registry
+        self.is_leader = is_leader
         self.cache = cache
         self.types = types
         self.uids: dict[str, str] = {}
@@ -79,6 +87,18 @@ class GarbageCollector:
         for state in self.cache.states():
             for entry in list(state.entries.values()):
                 self._put(entry.key, None, entry.obj)
+
+    def resync(self) -> None:
+        """Queue everything there is to check (on becoming the leader: while another replica
+        led, this one only kept the graph)."""
+        for state in self.cache.states():
+            for entry in list(state.entries.values()):
+                if _owner_uids(entry.obj):
+                    self.items.add(entry.key)
+                if _deleting_with(entry.obj, ORPHAN_FINALIZER) or _deleting_with(
+                    entry.obj, FOREGROUND_FINALIZER
+                ):
+                    self.owners.add(entry.key)
 
     def on_changes(self, changes: Sequence[Change]) -> None:
         for change in changes:
@@ -165,6 +185,8 @@ class GarbageCollector:
 
     # --- dependents ----------------------------------------------------------------------
     async def sync_item(self, key: str) -> bool:
+        if not self.is_leader():
+            return False  # the leader's job; resync() catches up on taking over
         found = self._entry(key)
         if found is None:
             return False
@@ -246,6 +268,8 @@ class GarbageCollector:
 
     # --- owners being deleted ------------------------------------------------------------
     async def sync_owner(self, key: str) -> bool:
+        if not self.is_leader():
+            return False
         found = self._entry(key)
         if found is None:
             return False

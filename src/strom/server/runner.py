@@ -205,7 +205,11 @@ async def run(cfg: ServeConfig) -> int:
         await store.close()
         raise StartupError(f"reading the store failed: {exc}") from exc
     controllers = Controllers(
-        registry=registry, cache=cache, types=types, ca_pem=pki.ca_crt.read_bytes()
+        registry=registry,
+        cache=cache,
+        types=types,
+        ca_pem=pki.ca_crt.read_bytes(),
+        leader_election=cfg.storage == "etcd",
     )
     host = cfg.bind_address if ":" not in cfg.bind_address else f"[{cfg.bind_address}]"
     if cfg.bind_address in ("0.0.0.0", "::"):
