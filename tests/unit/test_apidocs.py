@@ -78,6 +78,16 @@ def capture_json(name: str) -> Any:
     return orjson.loads(body[: body.rindex("}") + 1])
 
 
+def without_protobuf(value: Any) -> Any:
+    """A captured document as strom writes it: kube-apiserver also lists protobuf responses,
+    which strom does not send, so it does not claim them."""
+    if isinstance(value, dict):
+        return {k: without_protobuf(v) for k, v in value.items() if "protobuf" not in k}
+    if isinstance(value, list):
+        return [without_protobuf(v) for v in value if not (isinstance(v, str) and "protobuf" in v)]
+    return value
+
+
 def capture_fragment(name: str, key: str, next_key: str) -> Any:
     """Parse the value of `key` in a truncated capture, up to the sibling `next_key`."""
     body = capture_body(name)
@@ -195,8 +205,9 @@ def test_v2_discovery_paths_equal_capture(docs: ApiDocs) -> None:
     assert list(doc)[:3] == ["swagger", "info", "paths"]
     assert doc["info"] == {"title": "Kubernetes", "version": "1.36"}
     for path, following in (("/api/", "/api/v1/"), ("/api/v1/", "/api/v1/componentstatuses")):
-        theirs = capture_fragment("200-openapi-v2-head.txt", path, following)
+        theirs = without_protobuf(capture_fragment("200-openapi-v2-head.txt", path, following))
         assert orjson.dumps(doc["paths"][path]) == orjson.dumps(theirs)
+        assert "protobuf" not in orjson.dumps(doc["paths"]).decode()
 
 
 def test_v2_refs_resolve_and_kinds_present(docs: ApiDocs) -> None:
@@ -257,7 +268,7 @@ def test_v3_core_document_matches_capture_shape(docs: ApiDocs) -> None:
     theirs = capture_fragment(
         "200-openapi-v3-api-v1-head.txt", "/api/v1/", "/api/v1/componentstatuses"
     )
-    assert orjson.dumps(doc["paths"]["/api/v1/"]) == orjson.dumps(theirs)
+    assert orjson.dumps(doc["paths"]["/api/v1/"]) == orjson.dumps(without_protobuf(theirs))
     # The head capture shows the list parameters inline; ours read the same way.
     head = capture_body("200-openapi-v3-api-v1-head.txt")
     bookmarks = head[

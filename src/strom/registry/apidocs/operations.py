@@ -28,9 +28,10 @@ SCALE = "io.k8s.api.autoscaling.v1.Scale"
 
 _JSON = mt.JSON
 _YAML = mt.YAML
-_PROTOBUF = mt.PROTOBUF
-_STREAMS = (mt.WATCH_JSON, mt.WATCH_PROTOBUF)
-_BUILTIN_PRODUCES = (_JSON, _YAML, _PROTOBUF)
+# strom answers in JSON and YAML only (protobuf is accepted in request bodies, never sent),
+# so the documents claim no protobuf responses, unlike kube-apiserver's.
+_STREAMS = (mt.WATCH_JSON,)
+_BUILTIN_PRODUCES = (_JSON, _YAML)
 _CUSTOM_PRODUCES = (_JSON, _YAML)
 _PATCH_TYPES = mt.PATCH_TYPES
 _CUSTOM_PATCH_TYPES = tuple(t for t in _PATCH_TYPES if "strategic" not in t)
