@@ -256,3 +256,33 @@ def test_lightkube_apply(server: StromServer, ns: str) -> None:
     assert applied.metadata.managedFields[0].manager == "lightkube-test"
     cm.data = {"k": "2"}
     assert client.apply(cm).data == {"k": "2"}
+
+
+def test_client_side_apply_hands_over_to_server_side(kubectl: Kubectl, api: Api, ns: str) -> None:
+    """kubectl apply, then kubectl apply --server-side: no conflict on what the client-side
+    apply set, and its last-applied annotation follows, as kube's lastAppliedManager does."""
+    head = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: csa, namespace: {ns}}}\n"
+    kubectl("apply", "-f", "-", input=head + "data: {a: '1', b: '2'}\n")
+    first = api.get(f"/api/v1/namespaces/{ns}/configmaps/csa").json
+    assert "kubectl-client-side-apply" in managers(first)
+    kubectl("apply", "--server-side", "-f", "-", input=head + "data: {a: '10', b: '2'}\n")
+    obj = api.get(f"/api/v1/namespaces/{ns}/configmaps/csa").json
+    assert obj["data"] == {"a": "10", "b": "2"}
+    last = json.loads(
+        obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    )
+    assert last["data"] == {"a": "10", "b": "2"}
+    # another manager has no such hand-over: it conflicts on what kubectl owns
+    other = api.patch(
+        f"/api/v1/namespaces/{ns}/configmaps/csa?fieldManager=someone",
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "csa"},
+                "data": {"b": "3"},
+            }
+        ).encode(),
+        APPLY,
+    )
+    assert other.status == 409

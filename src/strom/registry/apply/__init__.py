@@ -20,12 +20,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from strom.errors import Cause, StatusError
-from strom.gofmt import go_quote
+from strom.gofmt import go_json_marshal, go_quote
 from strom.registry.validation.fielderrors import too_long
 
 from .fieldpath import FieldSet, field_pe
-from .managers import APPLY, UPDATE, ManagedEntry, Managers, cap_update_managers, decode, encode
+from .managers import (
+    APPLY,
+    UPDATE,
+    Identity,
+    ManagedEntry,
+    Managers,
+    cap_update_managers,
+    decode,
+    encode,
+)
 from .managers import conflict_error as _conflict_error
 from .schema import Atom, root_atom
 from .typed import (
@@ -43,6 +54,8 @@ from .typed import (
 __all__ = ["FieldManager", "TypedError", "manager_name", "validate_field_manager"]
 
 _BEFORE_FIRST_APPLY = "before-first-apply"
+_KUBECTL = "kubectl"  # the one manager the client-side apply hand-over is for
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _CURRENT = ("current-operation", UPDATE, "", "")
 FIELD_MANAGER_MAX_LENGTH = 128
 
@@ -234,7 +247,7 @@ class FieldManager:
             if not taken.empty():
                 conflicts[identity] = taken
         if conflicts and not force:
-            raise _conflict_error(conflicts, managers)
+            raise _Conflicts(conflicts)
         for identity, entry in list(managers.items()):
             if identity == writer:
                 continue
@@ -280,7 +293,15 @@ class FieldManager:
             manager, APPLY, self.api_version, self.subresource, last.time if last else None, applied
         )
         merged = self._prune(merged, managers, last.fields if last is not None else None)
-        self._take(live_value, merged, managers, identity, force=force)
+        try:
+            self._take(live_value, merged, managers, identity, force=force)
+        except _Conflicts as err:
+            conflicts = self._beyond_client_side_apply(err.conflicts, manager, live_value)
+            if conflicts:
+                raise _conflict_error(conflicts, managers) from None
+            self._take(live_value, merged, managers, identity, force=True)
+        if manager == _KUBECTL:
+            merged = _sync_last_applied(merged, config)
         entry = managers[identity]
         entry.fields = entry.fields.difference(_STRIP)
         changed = merged != live_value
@@ -290,6 +311,32 @@ class FieldManager:
             entry.time = now
         cap_update_managers(managers)
         return merged, encode(managers), changed
+
+    def _beyond_client_side_apply(
+        self, conflicts: dict[Identity, FieldSet], manager: str, live: dict[str, Any]
+    ) -> dict[Identity, FieldSet]:
+        """lastAppliedManager: `kubectl apply --server-side` may take over, without force,
+        the fields an earlier client-side `kubectl apply` set (its last-applied annotation)
+        that still hold the values it set; the conflicts left are the others."""
+        if manager != _KUBECTL:
+            return conflicts
+        text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+        if not isinstance(text, str) or not text:
+            return conflicts
+        try:
+            last_applied = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return conflicts
+        if not isinstance(last_applied, dict):
+            return conflicts
+        try:
+            allowed = to_field_set(last_applied, self.atom).difference(
+                compare(last_applied, live, self.atom).modified
+            )
+        except TypedError:
+            return conflicts
+        left = {identity: fields.difference(allowed) for identity, fields in conflicts.items()}
+        return {identity: fields for identity, fields in left.items() if not fields.empty()}
 
     def _prune(self, merged: Any, managers: Managers, last: FieldSet | None) -> Any:
         """Remove what the applier applied last time, no longer applies, and nobody else
@@ -317,6 +364,40 @@ class FieldManager:
             merged, merged_set.difference(field_set(pruned)).intersection(last_m), atom
         )
         return result if result is not ABSENT else {}
+
+
+class _Conflicts(Exception):
+    """Fields another manager owns that an apply without force would change."""
+
+    def __init__(self, conflicts: dict[Identity, FieldSet]) -> None:
+        super().__init__("apply conflicts")
+        self.conflicts = conflicts
+
+
+def _sync_last_applied(merged: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """lastAppliedUpdater: where an object still carries kubectl's client-side
+    last-applied annotation, a server-side apply by kubectl rewrites it to the configuration
+    just applied, so a later client-side apply computes its patch from the right base."""
+    meta = merged.get("metadata")
+    annotations = (meta or {}).get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(annotations, dict) or LAST_APPLIED not in annotations:
+        return merged
+    applied = dict(config)
+    applied_meta = dict(applied.get("metadata") or {})
+    applied_annotations = {
+        k: v for k, v in (applied_meta.get("annotations") or {}).items() if k != LAST_APPLIED
+    }
+    if applied_annotations:
+        applied_meta["annotations"] = applied_annotations
+    else:
+        applied_meta.pop("annotations", None)
+    applied["metadata"] = applied_meta
+    out = dict(merged)
+    out["metadata"] = {
+        **meta,  # type: ignore[dict-item]
+        "annotations": {**annotations, LAST_APPLIED: go_json_marshal(applied) + "\n"},
+    }
+    return out
 
 
 def bad_field_manager(kind: str, causes: list[Cause]) -> StatusError:
