@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from strom.registry.cluster_ips import parse_cidrs
 from strom.registry.node_ports import parse_port_range
 
 __all__ = ["register", "run"]
@@ -17,6 +18,13 @@ examples:
   strom serve --secure-port 0 --data-dir /tmp/s   # a free port, printed on start
   export KUBECONFIG=./strom-data/admin.kubeconfig && kubectl get ns
 """
+
+
+def _cidrs(text: str) -> tuple[str, ...]:
+    try:
+        return parse_cidrs(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -159,6 +167,12 @@ def register(sub: Any) -> None:
         help="watch timeout when the client sets none, randomized up to 2x (default 30m)",
     )
     serve.add_argument(
+        "--service-cluster-ip-range",
+        type=_cidrs,
+        default=("10.96.0.0/12",),
+        help="CIDR ClusterIPs come from; two (IPv4,IPv6) for dual-stack (default 10.96.0.0/12)",
+    )
+    serve.add_argument(
         "--service-node-port-range",
         type=_port_range,
         default=(30000, 32767),
@@ -240,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
         min_request_timeout=args.min_request_timeout,
         watch_bookmark_interval=args.watch_bookmark_interval,
         service_node_port_range=args.service_node_port_range,
+        service_cluster_ip_range=args.service_cluster_ip_range,
         storage=args.storage,
         etcd_servers=tuple(s for s in ",".join(args.etcd_servers).split(",") if s),
         etcd_prefix=args.etcd_prefix,

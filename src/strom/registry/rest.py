@@ -22,6 +22,7 @@ from strom.registry import defaults, validation
 from strom.registry.admission import add_service_account_volume
 from strom.registry.apply import FieldManager, TypedError, manager_name
 from strom.registry.apply.config import decode_apply_config, gvk_string
+from strom.registry.cluster_ips import ClusterIPAllocator
 from strom.registry.conversion import from_storage, storage_type, to_storage
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
@@ -114,11 +115,17 @@ class WriteResult:
 
 class Registry:
     def __init__(
-        self, *, store: Store, cache: StateCache, node_ports: NodePortAllocator | None = None
+        self,
+        *,
+        store: Store,
+        cache: StateCache,
+        node_ports: NodePortAllocator | None = None,
+        cluster_ips: ClusterIPAllocator | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.node_ports = node_ports or NodePortAllocator()
+        self.cluster_ips = cluster_ips or ClusterIPAllocator()
         self.guards: list[WriteGuard] = []
         self._strategies: dict[tuple[str, str, str], Strategy] = {}
 
@@ -159,13 +166,14 @@ class Registry:
         else:
             meta.pop("managedFields", None)
 
-    def _assign_node_ports(
+    def _assign_service_addresses(
         self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
     ) -> None:
         if rt.crd is not None or rt.group != "" or rt.plural != "services":
             return
         state = self.cache.state(rt.key_prefix)
         services = [e.obj for e in state.entries.values()] if state is not None else []
+        self.cluster_ips.assign(obj, old, services)
         self.node_ports.assign(obj, old, services)
 
     def lookup(self, rt: ResourceType, namespace: str, name: str) -> Entry | None:
@@ -292,7 +300,7 @@ class Registry:
         strategy = self.strategy(rt)
         fill_create_fields(meta, with_generation=strategy.has_generation)
         strategy.prepare_for_create(obj)
-        self._assign_node_ports(rt, obj, None)
+        self._assign_service_addresses(rt, obj, None)
         if rt.group == "certificates.k8s.io" and rt.plural == "certificatesigningrequests":
             _set_requestor(obj, opts.user)
         if rt.crd is None:
@@ -409,7 +417,7 @@ class Registry:
             strategy.prepare_for_approval(obj, old)
         else:
             strategy.prepare_for_update(obj, old)
-            self._assign_node_ports(rt, obj, old)
+            self._assign_service_addresses(rt, obj, old)
         meta = obj.setdefault("metadata", {})
         old_meta = old.get("metadata") or {}
         for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import ipaddress
-import secrets
 from typing import Any
 
 from strom.registry.kinds import ResourceType
@@ -173,21 +171,16 @@ class CRDStrategy(Strategy):
 
 
 class ServiceStrategy(Strategy):
-    """Services get a ClusterIP from 10.96.0.0/12 as kube-apiserver's allocator hands out."""
-
-    # Random picks from ~1M addresses: collisions are unlikely for a small control plane.
-    _network = ipaddress.ip_network("10.96.0.0/12")
+    """Services: addresses come from the registry's allocators (strom.registry.cluster_ips,
+    strom.registry.node_ports); here the status a new Service starts with, and updates that
+    keep the addresses a client left out."""
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         super().prepare_for_create(obj)
         spec = obj.setdefault("spec", {})
         if spec.get("type") == "ExternalName":
             return
-        if spec.get("clusterIP") in (None, ""):
-            ip = str(self._network[10 + secrets.randbelow(self._network.num_addresses - 20)])
-            spec["clusterIP"] = ip
-            spec["clusterIPs"] = [ip]
-        elif spec.get("clusterIP") and "clusterIPs" not in spec:
+        if spec.get("clusterIP") and "clusterIPs" not in spec:
             spec["clusterIPs"] = [spec["clusterIP"]]
         obj["status"] = {"loadBalancer": {}}
 

@@ -24,6 +24,7 @@ from strom.controllers.builtin import Controllers
 from strom.pki.certs import PKIError, check_key_mode, ensure_pki
 from strom.pki.kubeconfig import write_kubeconfig
 from strom.pki.tls import server_ssl_context
+from strom.registry.cluster_ips import ClusterIPAllocator
 from strom.registry.kinds import BUILTIN
 from strom.registry.node_ports import NodePortAllocator
 from strom.registry.rest import Registry
@@ -73,6 +74,7 @@ class ServeConfig:
     min_request_timeout: float = 1800.0
     watch_bookmark_interval: float = 60.0
     service_node_port_range: tuple[int, int] = (30000, 32767)
+    service_cluster_ip_range: tuple[str, ...] = ("10.96.0.0/12",)
     kubeconfig_server: str = ""
     storage: str = "sqlite"  # or "etcd"
     etcd_servers: tuple[str, ...] = ()
@@ -197,7 +199,10 @@ async def run(cfg: ServeConfig) -> int:
     cache = StateCache(store)
     types = TypeTable()
     registry = Registry(
-        store=store, cache=cache, node_ports=NodePortAllocator(cfg.service_node_port_range)
+        store=store,
+        cache=cache,
+        node_ports=NodePortAllocator(cfg.service_node_port_range),
+        cluster_ips=ClusterIPAllocator(cfg.service_cluster_ip_range),
     )
     try:
         await cache.start([(rt.key_prefix, rt.namespaced) for rt in BUILTIN])
