@@ -136,3 +136,41 @@ def test_eviction_without_budget_or_of_pending_pod_deletes(api: Api, ns: str) ->
     wrong = api.post(f"/api/v1/namespaces/{ns}/pods/x/eviction", _eviction("y"))
     assert wrong.status == 400
     assert wrong.json["message"] == "name in URL does not match name in Eviction object"
+
+
+def test_ephemeral_containers_through_kubectl_debug(kubectl: Any, api: Api, ns: str) -> None:
+    _pod(api, ns, "app")
+    out = kubectl("debug", "app", "-n", ns, "--image=busybox", "--container=dbg", "--target=c")
+    assert out.returncode == 0 and "Targeting container \"c\"" in out.stdout
+    pod = api.get(f"/api/v1/namespaces/{ns}/pods/app").json
+    [debugger] = pod["spec"]["ephemeralContainers"]
+    assert debugger["name"] == "dbg" and debugger["image"] == "busybox"
+    assert debugger["targetContainerName"] == "c"
+    assert debugger["terminationMessagePolicy"] == "File"  # defaulted as a container
+    entry = next(e for e in pod["metadata"]["managedFields"] if e.get("subresource"))
+    assert entry["subresource"] == "ephemeralcontainers"
+    path = f"/api/v1/namespaces/{ns}/pods/app/ephemeralcontainers"
+    # an existing ephemeral container may not change
+    changed = api.get(path).json
+    changed["spec"]["ephemeralContainers"][0]["image"] = "alpine"
+    refused = api.put(path, changed)
+    assert refused.status == 422
+    assert refused.json["details"]["causes"][0] == {
+        "reason": "FieldValueForbidden",
+        "message": 'Forbidden: existing ephemeral containers "dbg" may not be changed',
+        "field": "spec.ephemeralContainers[0]",
+    }
+    # a new one may not have ports; other spec changes through this endpoint are dropped
+    adding = api.get(path).json
+    adding["spec"]["containers"][0]["image"] = "ignored"
+    adding["spec"]["ephemeralContainers"].append(
+        {"name": "two", "image": "busybox", "ports": [{"containerPort": 80}]}
+    )
+    with_ports = api.put(path, adding)
+    assert with_ports.status == 422
+    assert with_ports.json["details"]["causes"][0]["field"] == "spec.ephemeralContainers[1].ports"
+    del adding["spec"]["ephemeralContainers"][1]["ports"]
+    added = api.put(path, adding)
+    assert added.status == 200, added.body
+    assert [c["name"] for c in added.json["spec"]["ephemeralContainers"]] == ["dbg", "two"]
+    assert added.json["spec"]["containers"][0]["image"] == "nginx"

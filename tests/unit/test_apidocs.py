@@ -119,7 +119,7 @@ def test_aggregated_api_entries_equal_capture(docs: ApiDocs) -> None:
     assert {k: v for k, v in pods.items() if k != "subresources"} == {
         k: v for k, v in their_pods.items() if k != "subresources"
     }
-    served = ("binding", "eviction", "status")  # attach, exec, log, proxy, ...: not served
+    served = ("binding", "ephemeralcontainers", "eviction", "status")  # not exec, log, ...
     assert pods["subresources"] == [
         s for s in their_pods["subresources"] if s["subresource"] in served
     ]
@@ -455,9 +455,7 @@ NOT_SERVED = {
     ("resource.k8s.io", "v1", "resourceslices"),
 }
 # Subresources that need a kubelet or a proxy (streams, logs, in-place resize).
-NOT_SERVED_SUBRESOURCES = {
-    "attach", "ephemeralcontainers", "exec", "log", "portforward", "proxy", "resize"
-}  # fmt: skip
+NOT_SERVED_SUBRESOURCES = {"attach", "exec", "log", "portforward", "proxy", "resize"}
 
 
 def _resources(document: Any) -> dict[tuple[str, str, str], Any]:

@@ -148,7 +148,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         "pods",
         short=("po",),
         categories=_ALL,
-        sub=("binding", "eviction", "status"),
+        sub=("binding", "ephemeralcontainers", "eviction", "status"),
     ),
     _r("v1", "PodTemplate", "podtemplates"),
     _r(

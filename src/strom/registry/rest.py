@@ -243,17 +243,24 @@ class Registry:
             )
 
     def _prune_and_validate(
-        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        *,
+        subresource: str = "",
     ) -> dict[str, Any]:
         if rt.crd is not None:
             obj = validation.prune_custom_resource(rt, obj)
         else:
             defaults.apply_defaults(rt, obj)
-        causes: list[Cause] = (
-            validation.validate_create(rt, obj)
-            if old is None
-            else validation.validate_update(rt, obj, old)
-        )
+        causes: list[Cause]
+        if old is None:
+            causes = validation.validate_create(rt, obj)
+        elif subresource == "ephemeralcontainers":
+            causes = validation.validate_ephemeral_containers_update(obj, old)
+        else:
+            causes = validation.validate_update(rt, obj, old)
         if causes:
             name = (obj.get("metadata") or {}).get("name", "")
             raise StatusError.invalid(rt.kind, name, causes, group=rt.group)
@@ -415,6 +422,8 @@ class Registry:
             strategy.prepare_for_finalize(obj, old)
         elif subresource == "approval":
             strategy.prepare_for_approval(obj, old)
+        elif subresource == "ephemeralcontainers":
+            strategy.prepare_for_ephemeral_containers(obj, old)
         else:
             strategy.prepare_for_update(obj, old)
             self._assign_service_addresses(rt, obj, old)
@@ -451,7 +460,7 @@ class Registry:
             meta.pop("generation", None)
         for guard in self.guards:
             guard.check(rt, obj, old, opts.user)
-        obj = self._prune_and_validate(rt, obj, old)
+        obj = self._prune_and_validate(rt, obj, old, subresource=subresource)
         if managed_fields is None:
             managed_fields = fm.update(old, obj, opts.manager, self.now(), sent=sent)
         self._set_managed_fields(obj, managed_fields)

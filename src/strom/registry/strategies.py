@@ -113,6 +113,21 @@ class Strategy:
         """Only CertificateSigningRequests have an approval subresource."""
         self.prepare_for_status_update(new, old)
 
+    def prepare_for_ephemeral_containers(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """pods/ephemeralcontainers (dropNonEphemeralContainerUpdates): the stored pod with
+        the new spec.ephemeralContainers, nothing else."""
+        containers = (new.get("spec") or {}).get("ephemeralContainers")
+        resource_version = (new.get("metadata") or {}).get("resourceVersion")
+        new.clear()
+        new.update(copy.deepcopy(old))
+        spec = new.setdefault("spec", {})
+        if containers:
+            spec["ephemeralContainers"] = copy.deepcopy(containers)
+        else:
+            spec.pop("ephemeralContainers", None)
+        if resource_version:
+            new["metadata"]["resourceVersion"] = resource_version
+
     def spec_changed(self, new: dict[str, Any], old: dict[str, Any]) -> bool:
         """Whether a write bumps generation: any change outside metadata and status."""
         keys = (set(new) | set(old)) - {"metadata", "status", "kind", "apiVersion"}

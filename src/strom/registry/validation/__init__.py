@@ -29,7 +29,15 @@ from .meta import (
 from .schema import validate_against_schema
 from .unknown_fields import crd_schema, prune_custom_resource, unknown_fields
 
-__all__ = ["prune_custom_resource", "unknown_fields", "validate_create", "validate_update"]
+__all__ = [
+    "prune_custom_resource",
+    "unknown_fields",
+    "validate_create",
+    "validate_ephemeral_containers_update",
+    "validate_update",
+]
+
+validate_ephemeral_containers_update = pods.validate_ephemeral_containers_update
 
 _Obj = Mapping[str, Any]
 _WORKLOADS = {

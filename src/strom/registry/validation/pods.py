@@ -310,3 +310,80 @@ def _spec_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
             lines.append(f"+ \t{_go_field(key)}: {fe.go_value(after)},")
     lines.append("  }")
     return "\n".join(lines) + "\n"
+
+
+_EPHEMERAL_FORBIDDEN = (
+    "ports",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+    "resizePolicy",
+    "restartPolicy",
+)
+
+
+def validate_ephemeral_containers_update(
+    new: Mapping[str, Any], old: Mapping[str, Any]
+) -> list[Cause]:
+    """ValidatePodEphemeralContainersUpdate: ephemeral containers may be added, never changed
+    or removed, and may not declare what an ephemeral container cannot have."""
+    causes = validate_object_meta_update(as_map(new.get("metadata")), as_map(old.get("metadata")))
+    new_spec, old_spec = as_map(new.get("spec")), as_map(old.get("spec"))
+    new_list = [as_map(c) for c in as_list(new_spec.get("ephemeralContainers"))]
+    old_list = [as_map(c) for c in as_list(old_spec.get("ephemeralContainers"))]
+    by_name = {str(c.get("name")): (i, c) for i, c in enumerate(new_list)}
+    for container in old_list:
+        name = str(container.get("name"))
+        found = by_name.get(name)
+        if found is None:
+            causes.append(
+                fe.forbidden(
+                    "spec.ephemeralContainers",
+                    f'existing ephemeral containers "{name}" may not be removed',
+                )
+            )
+        elif normalized(dict(found[1])) != normalized(dict(container)):
+            causes.append(
+                fe.forbidden(
+                    f"spec.ephemeralContainers[{found[0]}]",
+                    f'existing ephemeral containers "{name}" may not be changed',
+                )
+            )
+    regular = {
+        str(as_map(c).get("name"))
+        for key in ("containers", "initContainers")
+        for c in as_list(old_spec.get(key))
+    }
+    old_names = {str(c.get("name")) for c in old_list}
+    seen: set[str] = set()
+    for index, container in enumerate(new_list):
+        path = f"spec.ephemeralContainers[{index}]"
+        name = str(container.get("name") or "")
+        if not name:
+            causes.append(fe.required(f"{path}.name"))
+        elif name in regular or name in seen:
+            causes.append(
+                Cause("FieldValueDuplicate", f'Duplicate value: "{name}"', f"{path}.name")
+            )
+        seen.add(name)
+        if name in old_names:
+            continue
+        if not container.get("image"):
+            causes.append(fe.required(f"{path}.image"))
+        for field in _EPHEMERAL_FORBIDDEN:
+            if container.get(field):
+                causes.append(
+                    fe.forbidden(f"{path}.{field}", "cannot be set for an Ephemeral Container")
+                )
+        resources = as_map(container.get("resources"))
+        if any(resources.get(k) for k in ("limits", "requests", "claims")):
+            causes.append(
+                fe.forbidden(f"{path}.resources", "cannot be set for an Ephemeral Container")
+            )
+        target = container.get("targetContainerName")
+        if target and target not in regular:
+            causes.append(
+                Cause("FieldValueNotFound", f'Not found: "{target}"', f"{path}.targetContainerName")
+            )
+    return causes
