@@ -34,15 +34,13 @@ def test_single_stack_allocation_and_checks(api: Api, ns: str) -> None:
     assert outside.status == 422
     assert (
         "the provided IP (192.168.7.7) is not in the valid range. The range of valid IPs is"
-        " 10.96.0.0/12"
-        in outside.json["message"]
+        " 10.96.0.0/12" in outside.json["message"]
     )
     dual = api.post(base, _svc("d", ipFamilyPolicy="RequireDualStack"))
     assert dual.status == 422
     assert (
         'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured'
-        " for dual-stack services"
-        in dual.json["message"]
+        " for dual-stack services" in dual.json["message"]
     )
     v6 = api.post(base, _svc("e", ipFamilies=["IPv6"]))
     assert (

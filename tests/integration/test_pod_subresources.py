@@ -141,7 +141,7 @@ def test_eviction_without_budget_or_of_pending_pod_deletes(api: Api, ns: str) ->
 def test_ephemeral_containers_through_kubectl_debug(kubectl: Any, api: Api, ns: str) -> None:
     _pod(api, ns, "app")
     out = kubectl("debug", "app", "-n", ns, "--image=busybox", "--container=dbg", "--target=c")
-    assert out.returncode == 0 and "Targeting container \"c\"" in out.stdout
+    assert out.returncode == 0 and 'Targeting container "c"' in out.stdout
     pod = api.get(f"/api/v1/namespaces/{ns}/pods/app").json
     [debugger] = pod["spec"]["ephemeralContainers"]
     assert debugger["name"] == "dbg" and debugger["image"] == "busybox"
