@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ import yaml
 
 from strom.testing.server import StromServer
 
-from .conftest import Api
+from .conftest import Api, wait_for
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 APPLY = "application/apply-patch+yaml"
@@ -286,3 +287,104 @@ def test_client_side_apply_hands_over_to_server_side(kubectl: Kubectl, api: Api,
         APPLY,
     )
     assert other.status == 409
+
+
+def test_apply_custom_resource_lists_and_status(api: Api) -> None:
+    """A CRD's x-kubernetes-list-type map merges by key across managers; status applies
+    through /status with its own ownership."""
+    group = f"ssa{uuid.uuid4().hex[:6]}.example.org"
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "routes": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["host"],
+                        "items": {
+                            "type": "object",
+                            "required": ["host"],
+                            "properties": {"host": {"type": "string"}, "port": {"type": "integer"}},
+                        },
+                    },
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}},
+        },
+    }
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gateways.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Cluster",
+            "names": {"plural": "gateways", "singular": "gateway", "kind": "Gateway"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                    "subresources": {"status": {}},
+                }
+            ],
+        },
+    }
+    assert api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).status == 201
+    base = f"/apis/{group}/v1/gateways"
+    wait_for(lambda: api.get(base).status == 200, what="the CRD served")
+
+    def gateway(**spec: Any) -> bytes:
+        body = {
+            "apiVersion": f"{group}/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "gw"},
+            "spec": spec,
+        }
+        return json.dumps(body).encode()
+
+    one = api.patch(
+        f"{base}/gw?fieldManager=team-a",
+        gateway(routes=[{"host": "a", "port": 1}], tags=["x"]),
+        APPLY,
+    )
+    assert one.status == 201, one.body
+    two = api.patch(
+        f"{base}/gw?fieldManager=team-b", gateway(routes=[{"host": "b", "port": 2}]), APPLY
+    )
+    assert two.status == 200, two.body
+    assert [r["host"] for r in two.json["spec"]["routes"]] == ["a", "b"]
+    assert two.json["spec"]["tags"] == ["x"]
+    # tags is an atomic list (the CRD default): another manager changing it conflicts
+    clash = api.patch(f"{base}/gw?fieldManager=team-b", gateway(tags=["y"]), APPLY)
+    assert clash.status == 409 and clash.json["details"]["causes"][0]["field"] == ".spec.tags"
+    status = json.dumps(
+        {
+            "apiVersion": f"{group}/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "gw"},
+            "status": {"ready": True},
+        }
+    )
+    applied = api.patch(f"{base}/gw/status?fieldManager=controller", status.encode(), APPLY)
+    assert applied.status == 200, applied.body
+    assert applied.json["status"] == {"ready": True}
+    entry = managers(applied.json)["controller"]
+    assert entry["subresource"] == "status" and entry["fieldsV1"] == {"f:status": {"f:ready": {}}}
+    # status on the main resource is not applied (and not owned)
+    ignored = api.patch(
+        f"{base}/gw?fieldManager=team-a",
+        json.dumps(
+            {
+                **json.loads(gateway(routes=[{"host": "a", "port": 1}], tags=["x"])),
+                "status": {"ready": False},
+            }
+        ).encode(),
+        APPLY,
+    )
+    assert ignored.status == 200 and ignored.json["status"] == {"ready": True}
+    assert "f:status" not in managers(ignored.json)["team-a"]["fieldsV1"]
