@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from strom.errors import Cause, StatusError
+from strom.errors import Cause
 from strom.gofmt import go_json_marshal, go_quote
 from strom.registry.validation.fielderrors import too_long
 
@@ -398,8 +398,3 @@ def _sync_last_applied(merged: dict[str, Any], config: dict[str, Any]) -> dict[s
         "annotations": {**annotations, LAST_APPLIED: go_json_marshal(applied) + "\n"},
     }
     return out
-
-
-def bad_field_manager(kind: str, causes: list[Cause]) -> StatusError:
-    """422 for the options object, as ValidatePatchOptions/ValidateCreateOptions report it."""
-    return StatusError.invalid(kind, "", causes, group="meta.k8s.io")

@@ -140,7 +140,8 @@ def path_string(path: tuple[PathElement, ...]) -> str:
 
 
 class FieldSet:
-    """A set of field paths stored as a tree (fieldpath.Set)."""
+    """A set of field paths stored as a tree (fieldpath.Set): built with `insert`/`child`,
+    then never changed (the algebra below shares subtrees between sets)."""
 
     __slots__ = ("children", "members")
 
@@ -169,29 +170,12 @@ class FieldSet:
             return False
         return all(c.empty() for c in self.children.values())
 
-    def has(self, path: tuple[PathElement, ...]) -> bool:
-        node: FieldSet | None = self
-        for pe in path[:-1]:
-            node = node.children.get(pe) if node is not None else None
-            if node is None:
-                return False
-        return node is not None and bool(path) and path[-1] in node.members
-
-    def with_prefix(self, pe: PathElement) -> FieldSet:
-        return self.children.get(pe) or _EMPTY
-
     def paths(self, prefix: tuple[PathElement, ...] = ()) -> Iterator[tuple[PathElement, ...]]:
         """Every member path, members of a node before its children's, each sorted."""
         for pe in sorted(self.members):
             yield (*prefix, pe)
         for pe in sorted(self.children):
             yield from self.children[pe].paths((*prefix, pe))
-
-    def copy(self) -> FieldSet:
-        out = FieldSet()
-        out.members = set(self.members)
-        out.children = {pe: c.copy() for pe, c in self.children.items()}
-        return out
 
     # --- algebra ---------------------------------------------------------------------------
     # Sets are never changed once built, so results share untouched subtrees with their
@@ -304,6 +288,3 @@ def _make(members: set[PathElement], children: dict[PathElement, FieldSet]) -> F
     out.members = members
     out.children = children
     return out
-
-
-_EMPTY = FieldSet()
