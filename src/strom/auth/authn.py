@@ -90,7 +90,7 @@ class TokenFile:
     `#` are treated as comments (kube would read them as records).
     """
 
-    __slots__ = ("_by_digest",)
+    __slots__ = ("_by_digest", "_lengths")
 
     def __init__(self, records: Iterator[_TokenRecord] | list[_TokenRecord]) -> None:
         # Keyed by SHA-256 so lookup is O(1) without the dict's own (non constant-time) string
@@ -99,6 +99,8 @@ class TokenFile:
         for rec in records:
             raw = _token_bytes(rec.token)
             self._by_digest[hashlib.sha256(raw).digest()] = (raw, rec.user)
+        # A bearer token of another length (a ServiceAccount JWT) is not hashed at all.
+        self._lengths = frozenset(len(raw) for raw, _ in self._by_digest.values())
 
     @classmethod
     def load(cls, path: Path) -> TokenFile:
@@ -111,6 +113,8 @@ class TokenFile:
     def authenticate(self, token: str) -> UserInfo | None:
         """The user owning `token`, or None.  Groups are as listed (no system:authenticated)."""
         raw = _token_bytes(token)
+        if len(raw) not in self._lengths:
+            return None
         entry = self._by_digest.get(hashlib.sha256(raw).digest())
         if entry is None or not hmac.compare_digest(entry[0], raw):
             return None

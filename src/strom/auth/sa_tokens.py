@@ -37,6 +37,7 @@ ObjectLookup = Callable[[str, str, str], dict[str, Any] | None]
 DEFAULT_EXPIRATION = 3600
 MIN_EXPIRATION = 600
 MAX_EXPIRATION = 1 << 32
+_VALID_AGAINST_MAX = 4096  # tokens remembered as valid against their objects
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -78,12 +79,21 @@ class ServiceAccountTokens:
         verifier: TokenVerifier,
         api_audiences: list[str],
         max_expiration: int = 0,
+        stamp: Callable[[], object] | None = None,
     ) -> None:
         self._lookup = lookup
+        # What changes whenever any object a token may name changes (ServiceAccounts,
+        # Secrets, Pods, Nodes): while it is the same, a token valid before still is.
+        self._stamp = stamp
         self._issuer = issuer
         self._verifier = verifier
         self.api_audiences = list(api_audiences)
         self._max_expiration = max_expiration
+        # id(claims) -> (claims, the live objects they were found valid against). A write
+        # replaces an object in the watch cache with a new dict, so finding the very same
+        # objects again means nothing they say has changed; objects being deleted are
+        # checked every time (their verdict depends on the clock).
+        self._valid_against: dict[int, tuple[ServiceAccountClaims, tuple[Any, ...], object]] = {}
 
     # --- authentication ------------------------------------------------------------------
     def authenticate_token(self, token: str) -> UserInfo | None:
@@ -118,8 +128,34 @@ class ServiceAccountTokens:
         """kube's validator: every object the token names must still be there, with its uid
         (checked in kube's order, with kube's messages); a legacy token must still be the
         one its Secret holds."""
-        for resource, namespace, name in claims.objects_to_check():
-            obj = self._lookup(resource, namespace, name)
+        memo = self._valid_against.get(id(claims))
+        stamp = self._stamp() if self._stamp is not None else None
+        if memo is not None and memo[0] is claims and stamp is not None and memo[2] == stamp:
+            return  # nothing a token can name has changed since it was found valid
+        checks = claims.objects_to_check()
+        found = tuple(self._lookup(resource, ns, name) for resource, ns, name in checks)
+        if (
+            memo is not None
+            and memo[0] is claims
+            and len(memo[1]) == len(found)
+            and all(a is b for a, b in zip(memo[1], found, strict=True))
+        ):
+            self._valid_against[id(claims)] = (claims, found, stamp)
+            return
+        self._check_objects(claims, token, checks, found)
+        if all(obj is not None and not _meta(obj).get("deletionTimestamp") for obj in found):
+            if len(self._valid_against) >= _VALID_AGAINST_MAX:
+                self._valid_against.clear()
+            self._valid_against[id(claims)] = (claims, found, stamp)
+
+    def _check_objects(
+        self,
+        claims: ServiceAccountClaims,
+        token: str,
+        checks: tuple[tuple[str, str, str], ...],
+        found: tuple[dict[str, Any] | None, ...],
+    ) -> None:
+        for (resource, _, _), obj in zip(checks, found, strict=True):
             live = None
             if obj is not None:
                 meta = _meta(obj)

@@ -79,8 +79,12 @@ class ResourceState:
         self.size_sum = 0
         # While the initial list runs: key -> revision of deletions seen meanwhile.
         self.deleted_while_loading: dict[str, int] | None = None
+        # Bumped by every change applied: readers that derived something from `entries` can
+        # tell cheaply that nothing here has changed since.
+        self.changes = 0
 
     def apply(self, change: Change) -> None:
+        self.changes += 1
         if change.type is ChangeType.DELETE:
             if self.deleted_while_loading is not None:
                 self.deleted_while_loading[change.key] = change.rev

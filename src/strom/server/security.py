@@ -134,8 +134,18 @@ class Security:
             entry = state.get(rt.key(namespace, name))
             return None if entry is None else entry.obj
 
+        bound_prefixes = [
+            _BY_PLURAL[p].key_prefix for p in ("serviceaccounts", "secrets", "pods", "nodes")
+        ]
+
+        def stamp() -> object:
+            # The states themselves too: a relisted resource gets a new state object.
+            states = [cache.state(prefix) for prefix in bound_prefixes]
+            return tuple((id(s), s.changes) if s is not None else None for s in states)
+
         tokens = ServiceAccountTokens(
             lookup=lookup,
+            stamp=stamp,
             issuer=sa.TokenIssuer(signing, issuers[0]),
             verifier=sa.TokenVerifier(public, issuers, audiences),
             api_audiences=audiences,

@@ -37,6 +37,10 @@ class RBACAuthorizer:
         self._cache_size = cache_size
         self._cache: OrderedDict[_CacheKey, tuple[BindingSource, ...]] = OrderedDict()
         self._cache_serial = 0
+        # Decisions by (serial, who, what): a client repeating a request (an operator's GETs)
+        # gets the same answer without walking the rules again; same bound and serial as
+        # the rule-list LRU, so a policy change still applies from the next request.
+        self._decisions: OrderedDict[tuple[Any, ...], tuple[Decision, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _sources(
@@ -62,8 +66,39 @@ class RBACAuthorizer:
 
     def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
         """ALLOW by the first rule that allows; otherwise NO_OPINION, the errors as reason."""
+        snapshot = self._provider()
+        user = attrs.user
+        key = (
+            snapshot.serial,
+            user.username,
+            tuple(user.groups),
+            attrs.namespace,
+            attrs.verb,
+            attrs.resource_request,
+            attrs.api_group,
+            attrs.resource,
+            attrs.subresource,
+            attrs.name,
+            attrs.path,
+        )
+        with self._lock:
+            if snapshot.serial != self._cache_serial:
+                self._decisions.clear()
+            hit = self._decisions.get(key)
+            if hit is not None:
+                self._decisions.move_to_end(key)
+                return hit
+        decision = self._decide(snapshot, attrs)
+        with self._lock:
+            if self._cache_size > 0:
+                self._decisions[key] = decision
+                while len(self._decisions) > self._cache_size:
+                    self._decisions.popitem(last=False)
+        return decision
+
+    def _decide(self, snapshot: PolicySnapshot, attrs: Attributes) -> tuple[Decision, str]:
         errors: list[str] = []
-        for source in self._sources(self._provider(), attrs.user, attrs.namespace):
+        for source in self._sources(snapshot, attrs.user, attrs.namespace):
             if source.error is not None:
                 errors.append(source.error.message())
                 continue
