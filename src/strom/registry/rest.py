@@ -44,6 +44,15 @@ _PATCH_RETRIES = 5
 _POLICY_FINALIZERS = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}
 
 
+def retryable_conflict(exc: StatusError, *, pinned: bool, attempt: int) -> bool:
+    """A conflict with a concurrent writer, retried as GuaranteedUpdate does: not when the
+    request pinned the resourceVersion, not an apply's field conflicts (they carry causes),
+    and not past the last attempt."""
+    if exc.reason != "Conflict" or pinned or attempt + 1 >= _PATCH_RETRIES:
+        return False
+    return exc.details is None or not exc.details.causes
+
+
 def _set_requestor(csr: dict[str, Any], user: UserInfo | None) -> None:
     """A CertificateSigningRequest names who asked (csrStrategy.PrepareForCreate)."""
     if user is None:
@@ -539,9 +548,7 @@ class Registry:
                     fm=fm,
                 )
             except StatusError as exc:
-                # A conflict with a concurrent writer is retried, as GuaranteedUpdate does,
-                # unless the patch itself pinned the resourceVersion.
-                if exc.reason == "Conflict" and not requested_rv and attempt + 1 < _PATCH_RETRIES:
+                if retryable_conflict(exc, pinned=bool(requested_rv), attempt=attempt):
                     await self.cache.sync()  # another writer won: read its write, try again
                     continue
                 raise
@@ -633,9 +640,7 @@ class Registry:
                     managed_fields=managed,
                 )
             except StatusError as exc:
-                if exc.reason == "Conflict" and not requested_rv and attempt + 1 < _PATCH_RETRIES:
-                    if exc.details is not None and exc.details.causes:
-                        raise  # a field conflict, not a concurrent writer
+                if retryable_conflict(exc, pinned=bool(requested_rv), attempt=attempt):
                     await self.cache.sync()
                     continue
                 raise

@@ -11,7 +11,7 @@ from strom.mediatypes import APPLY_PATCH
 from strom.registry.apply.config import decode_apply_body, gvk_string
 from strom.registry.kinds import ResourceType
 from strom.registry.patch import apply_patch
-from strom.registry.rest import Registry, WriteOptions
+from strom.registry.rest import Registry, WriteOptions, retryable_conflict
 from strom.registry.scale import (
     SCALE_API_VERSION,
     ScaleSpec,
@@ -86,8 +86,7 @@ class ScaleEndpoint:
             try:
                 return await self._write(rt, current, replicas, opts, managed_fields=managed)
             except StatusError as exc:
-                retry = exc.reason == "Conflict" and not (exc.details and exc.details.causes)
-                if retry and attempt + 1 < _RETRIES:
+                if retryable_conflict(exc, pinned=False, attempt=attempt):
                     await self.registry.cache.sync()
                     continue
                 raise

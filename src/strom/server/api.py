@@ -435,14 +435,7 @@ class ResourceAPI:
                 write_options(request, user),
                 subresource=rp.subresource,
             )
-            return self._object_response(
-                rt,
-                request,
-                result.obj,
-                media,
-                status=201 if result.created else 200,
-                warnings=result.warnings,
-            )
+            return self._write_response(rt, request, result, media)
         if method == "PATCH":
             content_type = self._patch_type(request)
             result = await self.registry.patch(
@@ -454,14 +447,7 @@ class ResourceAPI:
                 write_options(request, user),
                 subresource=rp.subresource,
             )
-            return self._object_response(
-                rt,
-                request,
-                result.obj,
-                media,
-                status=201 if result.created else 200,
-                warnings=result.warnings,
-            )
+            return self._write_response(rt, request, result, media)
         if method == "DELETE":
             if rp.subresource:
                 raise StatusError.method_not_allowed()
@@ -469,6 +455,19 @@ class ResourceAPI:
             result = await self.registry.delete(rt, rp.namespace, rp.name, opts)
             return self._delete_response(rt, request, result, media)
         raise StatusError.method_not_allowed()
+
+    def _write_response(
+        self, rt: ResourceType, request: Request, result: WriteResult, media: MediaType
+    ) -> Response:
+        """A PUT's or PATCH's answer: the object, 201 when the write created it."""
+        return self._object_response(
+            rt,
+            request,
+            result.obj,
+            media,
+            status=201 if result.created else 200,
+            warnings=result.warnings,
+        )
 
     async def _scale(
         self,

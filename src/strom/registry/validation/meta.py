@@ -154,17 +154,7 @@ def _validate_finalizers(finalizers: Any, path: str, *, kube: bool) -> list[Caus
             fe.invalid(path, names, "finalizer orphan and foregroundDeletion cannot be both set")
         )
     if kube:
-        for index, name in enumerate(names):
-            item = f"{path}[{index}]"
-            causes.extend(fe.invalid(item, name, m) for m in is_qualified_name(name))
-            if "/" not in name and name not in _STANDARD_FINALIZERS:
-                causes.append(
-                    fe.invalid(
-                        item,
-                        name,
-                        "name is neither a standard finalizer name nor is it fully qualified",
-                    )
-                )
+        causes += validate_finalizer_names(names, path)
     return causes
 
 
