@@ -493,13 +493,13 @@ def test_crd_structural_schema() -> None:
     schema = obj["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     schema["properties"]["spec"] = {"properties": {"size": {"type": "integer"}}}
     assert texts(validate_create(CRD, obj)) == [
-        "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not"
+        "spec.validation.openAPIV3Schema.properties[spec].type: Required value: must not"
         " be empty for specified object fields"
     ]
     schema["type"] = "array"
     schema["properties"]["spec"]["type"] = "object"
     assert texts(validate_create(CRD, obj)) == [
-        'spec.versions[0].schema.openAPIV3Schema.type: Invalid value: "array": must be object at'
+        'spec.validation.openAPIV3Schema.type: Invalid value: "array": must be object at'
         " the root"
     ]
 

@@ -258,18 +258,18 @@ class Registry:
         old: dict[str, Any] | None,
         *,
         subresource: str = "",
+        warnings: list[str] | None = None,
     ) -> dict[str, Any]:
         if rt.crd is not None:
             obj = validation.prune_custom_resource(rt, obj)
-        else:
-            defaults.apply_defaults(rt, obj)
+        defaults.apply_defaults(rt, obj)
         causes: list[Cause]
         if old is None:
-            causes = validation.validate_create(rt, obj)
+            causes = validation.validate_create(rt, obj, warnings)
         elif subresource == "ephemeralcontainers":
             causes = validation.validate_ephemeral_containers_update(obj, old)
         else:
-            causes = validation.validate_update(rt, obj, old)
+            causes = validation.validate_update(rt, obj, old, warnings)
         if causes:
             name = (obj.get("metadata") or {}).get("name", "")
             raise StatusError.invalid(rt.kind, name, causes, group=rt.group)
@@ -323,7 +323,7 @@ class Registry:
             defaults.initial_status(rt, obj)
         for guard in self.guards:
             guard.check(rt, obj, None, opts.user)
-        obj = self._prune_and_validate(rt, obj, None)
+        obj = self._prune_and_validate(rt, obj, None, warnings=warnings)
         if managed_fields is None:
             sent = obj["metadata"].get("managedFields")
             managed_fields = fm.update(None, obj, opts.manager, self.now(), sent=sent)
@@ -469,14 +469,15 @@ class Registry:
             meta.pop("generation", None)
         for guard in self.guards:
             guard.check(rt, obj, old, opts.user)
-        obj = self._prune_and_validate(rt, obj, old, subresource=subresource)
+        warnings: list[str] = []
+        obj = self._prune_and_validate(rt, obj, old, subresource=subresource, warnings=warnings)
         if managed_fields is None:
             managed_fields = fm.update(old, obj, opts.manager, self.now(), sent=sent)
         self._set_managed_fields(obj, managed_fields)
         stored = self.to_stored(rt, obj)
         stored["metadata"]["resourceVersion"] = old_meta.get("resourceVersion", "")
-        if stored == old:
-            return WriteResult(old)  # a no-op update writes nothing, as in kube-apiserver
+        if stored == old:  # a no-op update writes nothing, as in kube-apiserver
+            return WriteResult(old, warnings=warnings)
         key = current.key
         finishing = bool(old_meta.get("deletionTimestamp")) and not stored["metadata"].get(
             "finalizers"
@@ -485,11 +486,11 @@ class Registry:
             # A namespace also waits for its spec.finalizers (cleared through finalize).
             finishing = not (stored.get("spec") or {}).get("finalizers")
         if opts.dry_run:
-            return WriteResult(stored)
+            return WriteResult(stored, warnings=warnings)
         try:
             if finishing:
                 kv = await self.store.delete(key, expected_rev=current.rev)
-                return WriteResult(kv.obj, deleted=True)
+                return WriteResult(kv.obj, deleted=True, warnings=warnings)
             kv = await self.store.update(key, stored, expected_rev=current.rev)
         except Conflict as exc:
             raise StatusError.stale(rt.plural, old_meta.get("name", ""), group=rt.group) from exc
@@ -497,7 +498,7 @@ class Registry:
             raise StatusError.not_found(
                 rt.plural, old_meta.get("name", ""), group=rt.group
             ) from exc
-        return WriteResult(kv.obj)
+        return WriteResult(kv.obj, warnings=warnings)
 
     # --- patch ---------------------------------------------------------------------------
     async def patch(

@@ -27,6 +27,7 @@ from strom.registry.defaults._fields import ORDER, Obj, child, conform, struct
 from strom.registry.defaults.cluster import CLUSTER_DEFAULTERS
 from strom.registry.defaults.core import CORE_DEFAULTERS
 from strom.registry.defaults.pods import default_pod, pod_admission_defaults, qos_class
+from strom.registry.defaults.structural import apply_schema_defaults
 from strom.registry.defaults.workloads import WORKLOAD_DEFAULTERS
 from strom.registry.kinds import ResourceType
 
@@ -74,12 +75,15 @@ _CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid"
 
 
 def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
-    """Default a built-in object in place (kube's SetObjectDefaults_<Kind>); idempotent.
+    """Default an object in place (kube's SetObjectDefaults_<Kind>, or for a custom resource
+    its CRD schema's `default`s); idempotent.
 
     `obj` is the whole object; apiVersion and kind may be missing (the kind comes from `rt`).
-    Kinds without defaults, and custom resources, are left as they are.
     """
     if rt.crd is not None:
+        schema = (rt.crd.get("schema") or {}).get("openAPIV3Schema")
+        if isinstance(schema, dict):
+            apply_schema_defaults(schema, obj)
         return
     defaulter = _DEFAULTERS.get((rt.group, rt.kind))
     if defaulter is not None:

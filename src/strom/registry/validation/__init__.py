@@ -16,6 +16,7 @@ from strom.errors import Cause
 from strom.registry.kinds import ResourceType
 
 from . import apps, certificates, core, crd, pods, rbac, storage
+from .cel_rules import validate_rules
 from .meta import (
     NameFn,
     as_map,
@@ -111,15 +112,37 @@ def _dedupe(causes: list[Cause]) -> list[Cause]:
     return out
 
 
-def validate_create(rt: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
-    """The causes kube-apiserver would report creating `obj` as `rt` (empty: valid)."""
+def _custom_resource(
+    rt: ResourceType,
+    obj: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+    warnings: list[str] | None,
+) -> list[Cause]:
+    """The CRD schema's checks, then its CEL rules unless a value has the wrong type (kube's
+    "blocking" errors, which leave rules nothing sound to look at)."""
+    schema = crd_schema(rt)
+    if not schema:
+        return []
+    causes = validate_against_schema(schema, obj)
+    if any(c.reason == "FieldValueTypeInvalid" for c in causes):
+        return causes
+    rule_causes, rule_warnings = validate_rules(schema, obj, old)
+    if warnings is not None:
+        warnings += rule_warnings
+    return causes + rule_causes
+
+
+def validate_create(
+    rt: ResourceType, obj: Mapping[str, Any], warnings: list[str] | None = None
+) -> list[Cause]:
+    """The causes kube-apiserver would report creating `obj` as `rt` (empty: valid);
+    `warnings` collects what kube only warns about."""
     key = _key(rt)
     if rt.crd is not None:
         causes = validate_object_meta(
             _meta(obj), namespaced=rt.namespaced, name_fn=name_is_dns_subdomain, kube=False
         )
-        schema = crd_schema(rt)
-        return _dedupe(causes + (validate_against_schema(schema, obj) if schema else []))
+        return _dedupe(causes + _custom_resource(rt, obj, None, warnings))
     if key == ("", "Pod"):
         return _dedupe(pods.validate_pod(obj))
     if key in _WORKLOADS:
@@ -132,14 +155,16 @@ def validate_create(rt: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
 
 
 def validate_update(
-    rt: ResourceType, new: Mapping[str, Any], old: Mapping[str, Any]
+    rt: ResourceType,
+    new: Mapping[str, Any],
+    old: Mapping[str, Any],
+    warnings: list[str] | None = None,
 ) -> list[Cause]:
     """The causes kube-apiserver would report replacing `old` by `new` (empty: valid)."""
     key = _key(rt)
     if rt.crd is not None:
         causes = validate_object_meta_update(_meta(new), _meta(old), kube=False)
-        schema = crd_schema(rt)
-        return _dedupe(causes + (validate_against_schema(schema, new) if schema else []))
+        return _dedupe(causes + _custom_resource(rt, new, old, warnings))
     if key == ("", "Pod"):
         return _dedupe(pods.validate_pod_update(new, old))
     if key in _WORKLOADS:

@@ -1,7 +1,7 @@
 """CustomResourceDefinition rules (apiextensions-apiserver .../apiextensions/validation).
 
 Covers the spec (group, names, scope, versions, schemas required) and the structural-schema
-checks most CRDs trip over; CEL rules, conversion webhooks and defaults are not checked.
+checks most CRDs trip over, and compiles the CEL rules (`x-kubernetes-validations`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from strom.errors import Cause
 
 from . import fielderrors as fe
+from .cel_rules import check_rules
 from .formats import is_dns1035_label, is_dns1123_subdomain
 from .meta import (
     FIELD_IMMUTABLE,
@@ -163,16 +164,13 @@ def _validate_versions(spec: Mapping[str, Any]) -> list[Cause]:
         seen.add(name)
         if problems := is_dns1035_label(name):
             causes.append(fe.invalid(f"spec.versions[{index}].name", name, ",".join(problems)))
-        schema = as_map(version.get("schema")).get("openAPIV3Schema")
-        if isinstance(schema, Mapping):
-            path = f"spec.versions[{index}].schema.openAPIV3Schema"
-            rules = _openapi_rules(schema, path)
-            if schema.get("nullable") is True:
-                rules.insert(
-                    0, fe.forbidden(f"{path}.nullable", "nullable cannot be true at the root")
-                )
-            # The structural pass only runs once the generic schema checks pass.
-            causes += rules or _structural(schema, path, _ROOT)
+    for path, schema in _schemas(versions):
+        rules = _openapi_rules(schema, path)
+        if schema.get("nullable") is True:
+            rules.insert(0, fe.forbidden(f"{path}.nullable", "nullable cannot be true at the root"))
+        # The structural pass only runs once the generic schema checks pass, the CEL rules
+        # only once the schema is structural.
+        causes += rules or _structural(schema, path, _ROOT) or check_rules(schema, path)
     if not unique:
         causes.append(fe.invalid("spec.versions", versions, "must contain unique version names"))
     if sum(1 for v in versions if as_map(v).get("storage") is True) != 1:
@@ -182,6 +180,16 @@ def _validate_versions(spec: Mapping[str, Any]) -> list[Cause]:
             )
         )
     return causes
+
+
+def _schemas(versions: list[Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Each version's schema with the path kube reports it under: kube's internal form keeps
+    one top-level `spec.validation` when every version has the same schema."""
+    schemas = [as_map(as_map(v).get("schema")).get("openAPIV3Schema") for v in versions]
+    present = [(i, s) for i, s in enumerate(schemas) if isinstance(s, Mapping)]
+    if present and len(present) == len(schemas) and all(s == present[0][1] for _, s in present):
+        return [("spec.validation.openAPIV3Schema", present[0][1])]
+    return [(f"spec.versions[{i}].schema.openAPIV3Schema", s) for i, s in present]
 
 
 def _defaulted_names(names: Mapping[str, Any]) -> dict[str, Any]:
