@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Cause", "StatusError"]
+__all__ = ["Cause", "Details", "StatusError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Cause:
 
 
 @dataclass(frozen=True, slots=True)
-class _Details:
+class Details:
     name: str = ""
     group: str = ""
     kind: str = ""
@@ -85,13 +85,13 @@ class StatusError(Exception):
     """An API error with everything `metav1.Status` carries.
 
     `details` is None when kube-apiserver sends no `details` key at all (400 on bad JSON,
-    413, 415), and an empty `_Details` when it sends `"details":{}` (404 unknown resource).
+    413, 415), and an empty `Details` when it sends `"details":{}` (404 unknown resource).
     """
 
     code: int
     reason: str
     message: str
-    details: _Details | None = None
+    details: Details | None = None
     retry_after: int = 0  # seconds, sent as the Retry-After header when non-zero
     metadata: dict[str, Any] = field(default_factory=dict)  # e.g. a fresh continue token
 
@@ -133,7 +133,7 @@ class StatusError(Exception):
             text = f'{qualified} "{name}" is forbidden: {message}'
         else:
             text = f"{qualified} is forbidden: {message}"
-        return cls(403, "Forbidden", text, _Details(name=name, group=group, kind=resource))
+        return cls(403, "Forbidden", text, Details(name=name, group=group, kind=resource))
 
     @classmethod
     def not_found(cls, resource: str, name: str, *, group: str = "") -> StatusError:
@@ -141,13 +141,13 @@ class StatusError(Exception):
             404,
             "NotFound",
             f'{_qualified(resource, group)} "{name}" not found',
-            _Details(name=name, group=group, kind=resource),
+            Details(name=name, group=group, kind=resource),
         )
 
     @classmethod
     def no_route(cls) -> StatusError:
         """404 for a path that names no served resource."""
-        return cls(404, "NotFound", "the server could not find the requested resource", _Details())
+        return cls(404, "NotFound", "the server could not find the requested resource", Details())
 
     @classmethod
     def method_not_allowed(cls) -> StatusError:
@@ -155,7 +155,7 @@ class StatusError(Exception):
             405,
             "MethodNotAllowed",
             "the server does not allow this method on the requested resource",
-            _Details(),
+            Details(),
         )
 
     @classmethod
@@ -168,7 +168,7 @@ class StatusError(Exception):
             409,
             "AlreadyExists",
             f'{_qualified(resource, group)} "{name}" already exists',
-            _Details(name=name, group=group, kind=resource),
+            Details(name=name, group=group, kind=resource),
         )
 
     @classmethod
@@ -177,13 +177,13 @@ class StatusError(Exception):
             409,
             "Conflict",
             f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {reason}',
-            _Details(name=name, group=group, kind=resource),
+            Details(name=name, group=group, kind=resource),
         )
 
     @classmethod
     def apply_conflict(cls, causes: list[Cause], message: str) -> StatusError:
         """409 as NewApplyConflict: a server-side apply's conflicts, only causes in details."""
-        return cls(409, "Conflict", message, _Details(causes=tuple(causes)))
+        return cls(409, "Conflict", message, Details(causes=tuple(causes)))
 
     @classmethod
     def stale(cls, resource: str, name: str, *, group: str = "") -> StatusError:
@@ -224,7 +224,7 @@ class StatusError(Exception):
             422,
             "Invalid",
             f'{qualified} "{name}" is invalid: {joined}',
-            _Details(name=name, group=group, kind=kind, causes=tuple(causes)),
+            Details(name=name, group=group, kind=kind, causes=tuple(causes)),
         )
 
     @classmethod
@@ -234,7 +234,7 @@ class StatusError(Exception):
             422,
             "Invalid",
             "the server rejected our request due to an error in our request",
-            _Details(),
+            Details(),
         )
 
     @classmethod
@@ -248,7 +248,7 @@ class StatusError(Exception):
             429,
             "TooManyRequests",
             message,
-            _Details(retry_after_seconds=retry_after, causes=causes),
+            Details(retry_after_seconds=retry_after, causes=causes),
             retry_after=retry_after,
         )
 
@@ -259,7 +259,7 @@ class StatusError(Exception):
             500,
             "InternalError",
             f"Internal error occurred: {message}",
-            _Details(causes=(Cause("", message),)),
+            Details(causes=(Cause("", message),)),
         )
 
     @classmethod
@@ -272,7 +272,7 @@ class StatusError(Exception):
             504,
             "Timeout",
             f"Timeout: Too large resource version: {requested}, current: {current}",
-            _Details(
+            Details(
                 causes=(Cause("ResourceVersionTooLarge", "Too large resource version"),),
                 retry_after_seconds=1,
             ),

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from strom.errors import StatusError, _Details
+from strom.errors import Details, StatusError
 from strom.user import MASTERS_GROUP, UserInfo
 
 __all__ = [
@@ -130,5 +130,5 @@ def forbidden_error(attrs: Attributes, reason: str) -> StatusError:
     if reason:
         message = f"{message}: {reason}"
     if not attrs.resource_request or not attrs.resource:
-        return StatusError(403, "Forbidden", f"forbidden: {message}", _Details())
+        return StatusError(403, "Forbidden", f"forbidden: {message}", Details())
     return StatusError.forbidden(attrs.resource, attrs.name, message, group=attrs.api_group)

@@ -289,6 +289,21 @@ BUILTIN: tuple[ResourceType, ...] = (
         categories=("api-extensions",),
         sub=("status",),
     ),
+    # admissionregistration.k8s.io/v1 (the webhook configurations strom.admission calls)
+    _r(
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        namespaced=False,
+        categories=("api-extensions",),
+    ),
+    _r(
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        namespaced=False,
+        categories=("api-extensions",),
+    ),
 )
 """Built-in resources, in discovery order (core first, then groups as kube-apiserver sorts them)."""
 

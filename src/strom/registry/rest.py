@@ -24,6 +24,7 @@ from strom.registry.apply import FieldManager, TypedError, manager_name
 from strom.registry.apply.config import decode_apply_config, gvk_string
 from strom.registry.cluster_ips import ClusterIPAllocator
 from strom.registry.conversion import from_storage, storage_type, to_storage
+from strom.registry.hooks import Admission, AdmissionRequest
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
 from strom.registry.node_ports import NodePortAllocator
@@ -84,6 +85,15 @@ class WriteOptions:
     field_manager: str = ""  # ?fieldManager=
     force: bool = False  # ?force=true (apply only)
 
+    def options(self, kind: str) -> dict[str, Any]:
+        """The CreateOptions/UpdateOptions/PatchOptions admission webhooks are shown."""
+        out: dict[str, Any] = {"kind": kind, "apiVersion": "meta.k8s.io/v1"}
+        if self.dry_run:
+            out["dryRun"] = ["All"]
+        if self.field_manager:
+            out["fieldManager"] = self.field_manager
+        return out
+
     @property
     def manager(self) -> str:
         """Who the write is recorded for in managedFields (managerOrUserAgent); strom's
@@ -112,6 +122,18 @@ class DeleteOptions:
     resource_version: str = ""
     propagation_policy: str = ""
     dry_run: bool = False
+    user: UserInfo | None = None  # who deletes (None: strom itself)
+
+    def options(self) -> dict[str, Any]:
+        """The DeleteOptions admission webhooks are shown."""
+        out: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"}
+        if self.grace_period_seconds is not None:
+            out["gracePeriodSeconds"] = self.grace_period_seconds
+        if self.propagation_policy:
+            out["propagationPolicy"] = self.propagation_policy
+        if self.dry_run:
+            out["dryRun"] = ["All"]
+        return out
 
 
 @dataclass(slots=True)
@@ -136,6 +158,7 @@ class Registry:
         self.node_ports = node_ports or NodePortAllocator()
         self.cluster_ips = cluster_ips or ClusterIPAllocator()
         self.guards: list[WriteGuard] = []
+        self.admission: Admission | None = None  # the chain of strom.admission, if any
         self._strategies: dict[tuple[str, str, str], Strategy] = {}
 
     # --- helpers -------------------------------------------------------------------------
@@ -275,6 +298,25 @@ class Registry:
             raise StatusError.invalid(rt.kind, name, causes, group=rt.group)
         return obj
 
+    async def _mutate(self, rt: ResourceType, request: AdmissionRequest) -> dict[str, Any]:
+        """Mutating admission; webhooks see the object defaulted, as kube decodes it."""
+        obj = request.obj
+        assert obj is not None
+        if self.admission is None or not self.admission.has_mutating():
+            return obj
+        if rt.crd is not None:
+            obj = request.obj = validation.prune_custom_resource(rt, obj)
+        defaults.apply_defaults(rt, obj)
+        await self.admission.mutate(request)
+        mutated = request.obj
+        if not isinstance(mutated, dict) or not isinstance(mutated.get("metadata"), dict):
+            raise StatusError.internal("admission returned an object without metadata")
+        return mutated
+
+    async def _validate_admission(self, request: AdmissionRequest) -> None:
+        if self.admission is not None:
+            await self.admission.validate(request)
+
     # --- create --------------------------------------------------------------------------
     async def create(
         self,
@@ -290,6 +332,7 @@ class Registry:
         self._check_type(rt, body)
         warnings = self._field_check(rt, body, opts)
         fm = self.field_manager(rt)
+        requested = rt
         obj = to_storage(rt, copy.deepcopy(body))
         rt = storage_type(rt)
         meta = obj.get("metadata")
@@ -311,6 +354,20 @@ class Registry:
             meta["namespace"] = namespace or body_ns
         else:
             meta.pop("namespace", None)
+        self._namespace_check(rt, meta.get("namespace", ""), str(meta.get("name") or ""))
+        request = AdmissionRequest(
+            requested,
+            "CREATE",
+            meta.get("namespace", ""),
+            str(meta.get("name") or ""),
+            obj,
+            None,
+            opts.user,
+            opts.dry_run,
+            options=opts.options("CreateOptions"),
+        )
+        obj = await self._mutate(rt, request)
+        meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = generate_name(str(meta["generateName"]))
         strategy = self.strategy(rt)
@@ -330,8 +387,10 @@ class Registry:
         self._set_managed_fields(obj, managed_fields)
         meta = obj["metadata"]
         name = meta["name"]
-        self._namespace_check(rt, meta.get("namespace", ""), name)
         await self._admit_create(rt, obj)
+        request.obj, request.name = obj, name
+        await self._validate_admission(request)
+        warnings += request.warnings
         stored = self.to_stored(rt, obj)
         if opts.dry_run:
             if self.lookup(rt, meta.get("namespace", ""), name) is not None:
@@ -423,6 +482,20 @@ class Registry:
         """Write `obj` over `current`; `managed_fields` are an apply's (else the write is
         recorded as an Update by the writer, over what the client sent back)."""
         old = current.obj
+        old_meta = old.get("metadata") or {}
+        request = AdmissionRequest(
+            rt,
+            "UPDATE",
+            old_meta.get("namespace", ""),
+            old_meta.get("name", ""),
+            obj,
+            old,
+            opts.user,
+            opts.dry_run,
+            subresource=subresource,
+            options=opts.options("UpdateOptions"),
+        )
+        obj = await self._mutate(rt, request)
         sent = (obj.get("metadata") or {}).get("managedFields")
         strategy = self.strategy(rt)
         if subresource == "status":
@@ -437,7 +510,6 @@ class Registry:
             strategy.prepare_for_update(obj, old)
             self._assign_service_addresses(rt, obj, old)
         meta = obj.setdefault("metadata", {})
-        old_meta = old.get("metadata") or {}
         for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
             if key in old_meta:
                 meta[key] = old_meta[key]
@@ -474,6 +546,9 @@ class Registry:
         if managed_fields is None:
             managed_fields = fm.update(old, obj, opts.manager, self.now(), sent=sent)
         self._set_managed_fields(obj, managed_fields)
+        request.obj = obj
+        await self._validate_admission(request)
+        warnings += request.warnings
         stored = self.to_stored(rt, obj)
         stored["metadata"]["resourceVersion"] = old_meta.get("resourceVersion", "")
         if stored == old:  # a no-op update writes nothing, as in kube-apiserver
@@ -712,6 +787,20 @@ class Registry:
                 f" {opts.resource_version}, ResourceVersion in object meta: {current.rev}",
                 group=rt.group,
             )
+        request = AdmissionRequest(
+            rt,
+            "DELETE",
+            meta.get("namespace", ""),
+            name,
+            None,
+            old,
+            opts.user,
+            opts.dry_run,
+            options=opts.options(),
+        )
+        if self.admission is not None:
+            await self.admission.mutate(request)
+            await self.admission.validate(request)
         graceful = self._grace_seconds(rt, old, opts)
         finalizer = None
         if not self._is_namespace(rt):

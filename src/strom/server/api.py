@@ -374,7 +374,7 @@ class ResourceAPI:
         if method == "DELETE":
             if "deletecollection" not in rt.verbs:
                 raise StatusError.method_not_allowed()
-            return await self._delete_collection(request, rp, rt, media)
+            return await self._delete_collection(request, rp, rt, media, user)
         raise StatusError.method_not_allowed()
 
     async def _wait_crd_served(self, crd: dict[str, Any]) -> None:
@@ -451,7 +451,7 @@ class ResourceAPI:
         if method == "DELETE":
             if rp.subresource:
                 raise StatusError.method_not_allowed()
-            opts = self._delete_options(request, rt)
+            opts = self._delete_options(request, rt, user)
             result = await self.registry.delete(rt, rp.namespace, rp.name, opts)
             return self._delete_response(rt, request, result, media)
         raise StatusError.method_not_allowed()
@@ -513,7 +513,9 @@ class ResourceAPI:
             )
         return content_type
 
-    def _delete_options(self, request: Request, rt: ResourceType) -> DeleteOptions:
+    def _delete_options(
+        self, request: Request, rt: ResourceType, user: UserInfo | None
+    ) -> DeleteOptions:
         body: dict[str, Any] = {}
         if request.body.strip():
             body = decode_body(request, rt_delete_options(rt))
@@ -561,13 +563,19 @@ class ResourceAPI:
             resource_version=str(pre.get("resourceVersion") or ""),
             propagation_policy=str(policy or ""),
             dry_run=bool(dry),
+            user=user,
         )
 
     async def _delete_collection(
-        self, request: Request, rp: ResourcePath, rt: ResourceType, media: MediaType
+        self,
+        request: Request,
+        rp: ResourcePath,
+        rt: ResourceType,
+        media: MediaType,
+        user: UserInfo,
     ) -> Response:
         opts = list_options(request, rt)
-        delete_opts = self._delete_options(request, rt)
+        delete_opts = self._delete_options(request, rt, user)
         page = await list_objects(
             rt=rt,
             namespace=rp.namespace,

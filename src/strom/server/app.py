@@ -22,6 +22,7 @@ import time
 import orjson
 
 from strom import __version__
+from strom.admission import AdmissionChain
 from strom.audit import Auditor, RequestAudit, set_audit_id
 from strom.auth.authn import Authenticator
 from strom.auth.authz import Attributes, Authorizer, Decision, forbidden_error
@@ -94,6 +95,10 @@ class App:
         # ServiceAccount issuer discovery: the openid-configuration and JWKS documents.
         self.openid: tuple[bytes, bytes] | None = None
         self.metrics = Metrics(cache=api.registry.cache, types=types)
+        # The admission chain after authorization, as in kube: webhooks and their metrics.
+        api.registry.admission = AdmissionChain(
+            api.registry.cache, observe=self.metrics.observe_webhook
+        )
         if audit is not None:
             self.metrics.registry.register(audit.collector())
         self.server_address = "127.0.0.1:6443"  # set by the runner once the port is known

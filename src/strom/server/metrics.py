@@ -145,7 +145,31 @@ class Metrics:
             _REQUEST_LABELS[:-1],
             registry=self.registry,
         )
+        self.webhook_duration = Histogram(
+            "apiserver_admission_webhook_admission_duration_seconds",
+            "Admission webhook latency histogram in seconds, identified by name and broken out"
+            " for each operation and API resource and type (validate or admit).",
+            ("name", "operation", "rejected", "type"),
+            buckets=(0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 10, 25),
+            registry=self.registry,
+        )
+        self.webhook_rejections = Counter(
+            "apiserver_admission_webhook_rejection",
+            "Admission webhook rejection count, identified by name and broken out for each"
+            " admission type (validating or admit) and operation.",
+            ("name", "operation", "type"),
+            registry=self.registry,
+        )
         self.registry.register(_WatchCollector(cache, types))
+
+    def observe_webhook(
+        self, name: str, kind: str, operation: str, rejected: bool, seconds: float
+    ) -> None:
+        """One webhook call (names come from validated configurations: bounded)."""
+        label = "true" if rejected else "false"
+        self.webhook_duration.labels(name, operation, label, kind).observe(seconds)
+        if rejected:
+            self.webhook_rejections.labels(name, operation, kind).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

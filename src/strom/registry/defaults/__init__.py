@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from strom.registry.defaults._fields import ORDER, Obj, child, conform, struct
+from strom.registry.defaults.admissionregistration import ADMISSION_DEFAULTERS
 from strom.registry.defaults.cluster import CLUSTER_DEFAULTERS
 from strom.registry.defaults.core import CORE_DEFAULTERS
 from strom.registry.defaults.pods import default_pod, pod_admission_defaults, qos_class
@@ -47,6 +48,7 @@ _DEFAULTERS: dict[tuple[str, str], Any] = {
     **{("", kind): fn for kind, fn in CORE_DEFAULTERS.items()},
     **{(_WORKLOAD_GROUPS[kind], kind): fn for kind, fn in WORKLOAD_DEFAULTERS.items()},
     **CLUSTER_DEFAULTERS,
+    **ADMISSION_DEFAULTERS,
 }
 # Kinds whose PrepareForCreate starts status over (the CRD strategy writes its own status).
 _RESETS_STATUS = {

@@ -15,7 +15,7 @@ from typing import Any
 from strom.errors import Cause
 from strom.registry.kinds import ResourceType
 
-from . import apps, certificates, core, crd, pods, rbac, storage
+from . import admissionregistration, apps, certificates, core, crd, pods, rbac, storage
 from .cel_rules import validate_rules
 from .meta import (
     NameFn,
@@ -50,9 +50,17 @@ _WORKLOADS = {
     ("batch", "CronJob"),
 }
 _RBAC = "rbac.authorization.k8s.io"
+_ADMISSION = "admissionregistration.k8s.io"
+
+
+def _webhooks(mutating: bool) -> Callable[[_Obj], list[Cause]]:
+    return lambda obj: admissionregistration.validate_webhook_configuration(obj, mutating=mutating)
+
 
 # Kind-specific rules beyond ObjectMeta: create(obj) and update(new, old).
 _CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
+    (_ADMISSION, "MutatingWebhookConfiguration"): _webhooks(True),
+    (_ADMISSION, "ValidatingWebhookConfiguration"): _webhooks(False),
     ("", "ConfigMap"): core.validate_config_map,
     ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr,
     ("storage.k8s.io", "CSIStorageCapacity"): storage.validate_csi_storage_capacity,
@@ -66,6 +74,8 @@ _CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
     (_RBAC, "ClusterRoleBinding"): rbac.validate_cluster_binding,
 }
 _UPDATE_RULES: dict[tuple[str, str], Callable[[_Obj, _Obj], list[Cause]]] = {
+    (_ADMISSION, "MutatingWebhookConfiguration"): lambda new, _old: _webhooks(True)(new),
+    (_ADMISSION, "ValidatingWebhookConfiguration"): lambda new, _old: _webhooks(False)(new),
     ("", "ConfigMap"): core.validate_config_map_update,
     ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr_update,
     ("storage.k8s.io", "CSIStorageCapacity"): lambda new, _old: (

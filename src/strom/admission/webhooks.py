@@ -1,0 +1,472 @@
+"""Calling admission webhooks: AdmissionReview v1 out, its answer checked and applied.
+
+Mutating webhooks run one after another (ordered by configuration name, then position), each
+seeing the previous one's patch; those with `reinvocationPolicy: IfNeeded` run once more when
+a later webhook changed the object. Validating webhooks run concurrently and the first
+refusal in order wins. A call that fails (unreachable, timed out, an answer that is not a
+valid AdmissionReview for this request) is skipped under `failurePolicy: Ignore` and is a
+500 under `Fail`, worded as kube words it (`failed calling webhook "x": …`); a refusal is
+the webhook's own status (default 403, `admission webhook "x" denied the request: …`).
+Read from k8s.io/apiserver/pkg/admission/plugin/webhook (dispatchers, request, errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonpatch
+import orjson
+
+from strom.cache.state import StateCache
+from strom.cel import EvalError
+from strom.errors import Cause, Details, StatusError
+from strom.registry.hooks import AdmissionRequest
+from strom.registry.kinds import BUILTIN, ResourceType
+from strom.uids import random_uuid
+from strom.user import user_info_dict
+
+from .webhook_client import CallError, Target, post
+from .webhook_rules import Webhook, compile_webhook
+
+__all__ = ["Observer", "WebhookDispatcher"]
+
+_GROUP = "admissionregistration.k8s.io"
+MUTATING = next(
+    t for t in BUILTIN if t.group == _GROUP and t.kind == "MutatingWebhookConfiguration"
+)
+VALIDATING = next(
+    t for t in BUILTIN if t.group == _GROUP and t.kind == "ValidatingWebhookConfiguration"
+)
+_NAMESPACES = next(t for t in BUILTIN if t.group == "" and t.plural == "namespaces")
+_SERVICES = next(t for t in BUILTIN if t.group == "" and t.plural == "services")
+_ENDPOINT_SLICES = next(t for t in BUILTIN if t.plural == "endpointslices")
+_ENDPOINTS = next(t for t in BUILTIN if t.group == "" and t.plural == "endpoints")
+
+# (webhook name, "admit" | "validating", operation, rejected, seconds)
+Observer = Callable[[str, str, str, bool, float], None]
+
+
+class _CallFailed(Exception):
+    """A webhook call that produced no usable answer (subject to the failure policy)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rev: int
+    webhooks: tuple[Webhook, ...]
+
+
+def _render(rt: ResourceType, obj: Mapping[str, Any] | None) -> Any:
+    """An object as the webhook receives it: with its apiVersion and kind."""
+    if obj is None:
+        return None
+    out = {"apiVersion": rt.api_version, "kind": rt.kind}
+    out.update((k, v) for k, v in obj.items() if k not in ("apiVersion", "kind"))
+    return out
+
+
+def _user_info(request: AdmissionRequest) -> dict[str, Any]:
+    if request.user is None:  # strom's own controllers, as kube's loopback client
+        return {"username": "system:apiserver", "groups": ["system:masters"]}
+    return user_info_dict(request.user)
+
+
+class WebhookDispatcher:
+    """The two webhook admission plugins over the configurations in the state cache."""
+
+    def __init__(self, cache: StateCache, observe: Observer | None = None) -> None:
+        self.cache = cache
+        self.observe = observe
+        # configuration key -> its compiled webhooks at one revision (only the dispatcher
+        # changes it; entries of deleted configurations are dropped when seen missing)
+        self._compiled: dict[str, _Compiled] = {}
+
+    # --- configurations ---------------------------------------------------------------------
+    def webhooks(self, rt: ResourceType) -> list[Webhook]:
+        state = self.cache.state(rt.key_prefix)
+        if state is None:
+            return []
+        out: list[Webhook] = []
+        seen: set[str] = set()
+        for key in sorted(state.entries):
+            entry = state.entries[key]
+            seen.add(key)
+            compiled = self._compiled.get(key)
+            if compiled is None or compiled.rev != entry.rev:
+                name = str((entry.obj.get("metadata") or {}).get("name") or "")
+                hooks = tuple(
+                    compile_webhook(raw, name, mutating=rt is MUTATING)
+                    for raw in entry.obj.get("webhooks") or ()
+                )
+                compiled = self._compiled[key] = _Compiled(entry.rev, hooks)
+            out.extend(compiled.webhooks)
+        for key in [k for k in self._compiled if k.startswith(rt.key_prefix) and k not in seen]:
+            del self._compiled[key]
+        return out
+
+    def has_mutating(self) -> bool:
+        state = self.cache.state(MUTATING.key_prefix)
+        return bool(state is not None and state.entries)
+
+    def _namespace_labels(self, request: AdmissionRequest) -> Mapping[str, str] | None:
+        if not request.rt.namespaced or not request.namespace:
+            return None
+        state = self.cache.state(_NAMESPACES.key_prefix)
+        entry = state.get(_NAMESPACES.key("", request.namespace)) if state is not None else None
+        if entry is None:
+            return None
+        return (entry.obj.get("metadata") or {}).get("labels") or {}
+
+    def _matching(self, rt: ResourceType, request: AdmissionRequest) -> list[Webhook]:
+        hooks = self.webhooks(rt)
+        if not hooks:
+            return []
+        labels = self._namespace_labels(request)
+        return [h for h in hooks if h.matches(request, labels)]
+
+    # --- the two phases ---------------------------------------------------------------------
+    async def mutate(self, request: AdmissionRequest) -> None:
+        hooks = self._matching(MUTATING, request)
+        if not hooks:
+            return
+        changed_after: dict[str, bool] = {}
+        for hook in hooks:
+            if await self._mutate_once(hook, request):
+                for name in changed_after:
+                    changed_after[name] = True
+            if hook.reinvoke:
+                changed_after[hook.name] = False
+        # IfNeeded: once more for each webhook whose object a later webhook changed
+        for hook in hooks:
+            if hook.reinvoke and changed_after.get(hook.name):
+                await self._mutate_once(hook, request)
+
+    async def validate(self, request: AdmissionRequest) -> None:
+        hooks = self._matching(VALIDATING, request)
+        if not hooks:
+            return
+        results = await asyncio.gather(
+            *(self._call_checked(h, request) for h in hooks), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            if result is not None:
+                request.warnings += result.get("warnings") or []
+
+    # --- one call ---------------------------------------------------------------------------
+    async def _mutate_once(self, hook: Webhook, request: AdmissionRequest) -> bool:
+        """Call one mutating webhook; True when its patch changed the object."""
+        response = await self._call_checked(hook, request)
+        if response is None:
+            return False
+        request.warnings += response.get("warnings") or []
+        patch = response.get("patch")
+        if not patch or request.obj is None:
+            return False
+        try:
+            operations = orjson.loads(base64.b64decode(patch))
+            before = _render(self._version_rt(hook, request), request.obj)
+            patched = jsonpatch.JsonPatch(operations).apply(copy.deepcopy(before))
+        except (
+            ValueError,
+            TypeError,
+            jsonpatch.JsonPatchException,
+            jsonpatch.JsonPointerException,
+        ) as exc:
+            raise StatusError.internal(str(exc) or "invalid JSON patch") from exc
+        if not isinstance(patched, dict):
+            raise StatusError.internal("the webhook's patch did not produce an object")
+        if patched == before:
+            return False
+        patched["apiVersion"] = request.rt.api_version
+        request.obj = patched
+        return True
+
+    async def _call_checked(self, hook: Webhook, request: AdmissionRequest) -> Any:
+        """The webhook's response, None when skipped (conditions false, or failed under
+        Ignore); a refusal raises its StatusError."""
+        kind = "admit" if hook.mutating else "validating"
+        started = time.monotonic()
+        rejected = False
+        try:
+            if not self._conditions_hold(hook, request):
+                return None
+            if request.dry_run and hook.side_effects not in ("None", "NoneOnDryRun"):
+                raise StatusError.bad_request(
+                    f'admission webhook "{hook.name}" does not support dry run'
+                )
+            try:
+                response = await self._call(hook, request)
+            except _CallFailed as exc:
+                if hook.failure_policy == "Ignore":
+                    return None
+                rejected = True
+                raise StatusError.internal(f'failed calling webhook "{hook.name}": {exc}') from exc
+            if response.get("allowed") is not True:
+                rejected = True
+                raise _denied(hook, request, response.get("status") or {})
+            return response
+        finally:
+            if self.observe is not None:
+                self.observe(
+                    hook.name, kind, request.operation, rejected, time.monotonic() - started
+                )
+
+    def _conditions_hold(self, hook: Webhook, request: AdmissionRequest) -> bool:
+        if not hook.conditions:
+            return True
+        activation = {
+            "object": _render(request.rt, request.obj),
+            "oldObject": _render(request.rt, request.old),
+            "request": self._request_body(hook, request, ""),
+        }
+        failed: list[str] = []
+        for condition in hook.conditions:
+            try:
+                if condition.program.evaluate(activation) is not True:
+                    return False
+            except EvalError as exc:
+                failed.append(f"{condition.name}: {exc}")
+        if failed and hook.failure_policy != "Ignore":
+            raise StatusError.internal(
+                f'failed calling webhook "{hook.name}": match condition evaluation error: '
+                + "; ".join(failed)
+            )
+        return not failed
+
+    def _version_rt(self, hook: Webhook, request: AdmissionRequest) -> ResourceType:
+        version = hook.matched_version(request)
+        if version == request.rt.version:
+            return request.rt
+        from dataclasses import replace
+
+        return replace(request.rt, version=version)
+
+    def _request_body(self, hook: Webhook, request: AdmissionRequest, uid: str) -> dict[str, Any]:
+        rt = self._version_rt(hook, request)
+        body: dict[str, Any] = {
+            "uid": uid,
+            "kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+            "resource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
+            "requestKind": {
+                "group": request.rt.group,
+                "version": request.rt.version,
+                "kind": request.rt.kind,
+            },
+            "requestResource": {
+                "group": request.rt.group,
+                "version": request.rt.version,
+                "resource": request.rt.plural,
+            },
+            "name": request.name,
+            "operation": request.operation,
+            "userInfo": _user_info(request),
+            "object": _render(rt, request.obj),
+            "oldObject": _render(rt, request.old),
+            "dryRun": request.dry_run,
+        }
+        if request.subresource:
+            body["subResource"] = body["requestSubResource"] = request.subresource
+        if request.namespace:
+            body["namespace"] = request.namespace
+        if request.options is not None:
+            body["options"] = request.options
+        return body
+
+    async def _call(self, hook: Webhook, request: AdmissionRequest) -> dict[str, Any]:
+        uid = random_uuid()
+        review = {
+            "kind": "AdmissionReview",
+            "apiVersion": "admission.k8s.io/v1",
+            "request": self._request_body(hook, request, uid),
+        }
+        target = self._target(hook)
+        try:
+            status, raw = await post(target, orjson.dumps(review), float(hook.timeout_seconds))
+        except CallError as exc:
+            raise _CallFailed(f"failed to call webhook: {exc}") from exc
+        if status < 200 or status > 299:
+            raise _CallFailed(
+                f"failed to call webhook: the server responded with the status code {status}"
+                " but did not return more information"
+            )
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _CallFailed(f"failed to call webhook: invalid JSON in response: {exc}") from exc
+        return _checked_response(answer, uid, mutating=hook.mutating)
+
+    def _target(self, hook: Webhook) -> Target:
+        timeout = f"timeout={hook.timeout_seconds}s"
+        if hook.url:
+            import urllib.parse
+
+            parts = urllib.parse.urlsplit(hook.url)
+            query = f"{parts.query}&{timeout}" if parts.query else timeout
+            url = urllib.parse.urlunsplit(parts._replace(query=query))
+            host = parts.hostname or ""
+            return Target(url, host, parts.port or 443, host, hook.ca_bundle)
+        service = hook.service or {}
+        namespace, name = str(service.get("namespace") or ""), str(service.get("name") or "")
+        port = int(service.get("port") or 443)
+        path = str(service.get("path") or "/")
+        server_name = f"{name}.{namespace}.svc"
+        url = f"https://{server_name}:{port}{path}?{timeout}"
+        host, target_port = self._endpoint(namespace, name, port, url)
+        return Target(url, host, target_port, server_name, hook.ca_bundle)
+
+    def _endpoint(self, namespace: str, name: str, port: int, url: str) -> tuple[str, int]:
+        """An address behind the Service (its EndpointSlices, else its Endpoints)."""
+        services = self.cache.state(_SERVICES.key_prefix)
+        svc = services.get(_SERVICES.key(namespace, name)) if services is not None else None
+        if svc is None:
+            raise _CallFailed(
+                f'failed to call webhook: Post "{url}": service "{namespace}/{name}" not found'
+            )
+        port_name, target = "", port
+        for entry in (svc.obj.get("spec") or {}).get("ports") or ():
+            if int(entry.get("port") or 0) == port:
+                port_name = str(entry.get("name") or "")
+                target_port = entry.get("targetPort", port)
+                target = target_port if isinstance(target_port, int) else port
+                break
+        found = self._from_slices(namespace, name, port_name) or self._from_endpoints(
+            namespace, name, port_name
+        )
+        if found is None:
+            raise _CallFailed(
+                f'failed to call webhook: Post "{url}": no endpoints available for service'
+                f' "{namespace}/{name}"'
+            )
+        address, endpoint_port = found
+        return address, endpoint_port or target
+
+    def _from_slices(self, namespace: str, name: str, port_name: str) -> tuple[str, int] | None:
+        state = self.cache.state(_ENDPOINT_SLICES.key_prefix)
+        if state is None:
+            return None
+        for entry in state.entries.values():
+            meta = entry.obj.get("metadata") or {}
+            if meta.get("namespace") != namespace:
+                continue
+            if (meta.get("labels") or {}).get("kubernetes.io/service-name") != name:
+                continue
+            port = next(
+                (
+                    int(p.get("port") or 0)
+                    for p in entry.obj.get("ports") or ()
+                    if (p.get("name") or "") == port_name
+                ),
+                0,
+            )
+            for endpoint in entry.obj.get("endpoints") or ():
+                if (endpoint.get("conditions") or {}).get("ready") is False:
+                    continue
+                for address in endpoint.get("addresses") or ():
+                    return str(address), port
+        return None
+
+    def _from_endpoints(self, namespace: str, name: str, port_name: str) -> tuple[str, int] | None:
+        state = self.cache.state(_ENDPOINTS.key_prefix)
+        entry = state.get(_ENDPOINTS.key(namespace, name)) if state is not None else None
+        if entry is None:
+            return None
+        for subset in entry.obj.get("subsets") or ():
+            port = next(
+                (
+                    int(p.get("port") or 0)
+                    for p in subset.get("ports") or ()
+                    if (p.get("name") or "") == port_name
+                ),
+                0,
+            )
+            for address in subset.get("addresses") or ():
+                if address.get("ip"):
+                    return str(address["ip"]), port
+        return None
+
+
+def _checked_response(answer: Any, uid: str, *, mutating: bool) -> dict[str, Any]:
+    """VerifyAdmissionResponse: the answer must be this request's AdmissionReview v1."""
+
+    def invalid(detail: str) -> _CallFailed:
+        return _CallFailed(f"received invalid webhook response: {detail}")
+
+    if not isinstance(answer, dict):
+        raise invalid("expected an AdmissionReview object")
+    api_version, kind = answer.get("apiVersion"), answer.get("kind")
+    if api_version != "admission.k8s.io/v1" or kind != "AdmissionReview":
+        raise invalid(
+            "expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got"
+            f" {api_version or ''}, Kind={kind or ''}"
+        )
+    response = answer.get("response")
+    if not isinstance(response, dict):
+        raise invalid("webhook response was absent")
+    if response.get("uid") != uid:
+        raise invalid(f'expected response.uid="{uid}", got "{response.get("uid") or ""}"')
+    patch, patch_type = response.get("patch"), response.get("patchType")
+    if mutating:
+        if patch and not patch_type:
+            raise invalid("webhook returned response.patch but not response.patchType")
+        if patch_type and patch_type != "JSONPatch":
+            raise invalid(f'webhook returned invalid response.patchType of "{patch_type}"')
+    elif patch or patch_type:
+        raise invalid("validating webhook may not return response.patch")
+    warnings = response.get("warnings")
+    if warnings is not None and not (
+        isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)
+    ):
+        raise invalid("response.warnings must be a list of strings")
+    return response
+
+
+def _details(raw: Any, fallback: Details) -> Details:
+    if not isinstance(raw, dict):
+        return fallback
+    causes = tuple(
+        Cause(str(c.get("reason") or ""), str(c.get("message") or ""), str(c.get("field") or ""))
+        for c in raw.get("causes") or ()
+        if isinstance(c, dict)
+    )
+    return Details(
+        name=str(raw.get("name") or ""),
+        group=str(raw.get("group") or ""),
+        kind=str(raw.get("kind") or ""),
+        uid=str(raw.get("uid") or ""),
+        causes=causes,
+    )
+
+
+def _denied(hook: Webhook, request: AdmissionRequest, status: Mapping[str, Any]) -> StatusError:
+    """webhookerrors.ToStatusErr: the webhook's status, worded as kube words a refusal."""
+    raw_code = status.get("code")
+    code = raw_code if isinstance(raw_code, int) and 400 <= raw_code <= 599 else 403
+    denied = f'admission webhook "{hook.name}" denied the request'
+    message, reason = str(status.get("message") or ""), str(status.get("reason") or "")
+    if message:
+        text = f"{denied}: {message}"
+    elif reason:
+        text = f"{denied}: {reason}"
+    else:
+        text = f"{denied} without explanation"
+    name = request.name or "Unknown"
+    rt = request.rt
+    if code == 500:
+        details = _details(status.get("details"), Details(causes=(Cause("", text),)))
+        return StatusError(
+            500, reason or "InternalError", f"Internal error occurred: {text}", details
+        )
+    resource = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+    # kind is the resource here: kube copies apierrors.NewForbidden, which does the same
+    details = _details(status.get("details"), Details(name=name, group=rt.group, kind=rt.plural))
+    return StatusError(
+        code, reason or "Forbidden", f'{resource} "{name}" is forbidden: {text}', details
+    )

@@ -1,0 +1,66 @@
+"""admissionregistration.k8s.io/v1 defaults (SetDefaults_ValidatingWebhook, _MutatingWebhook,
+_Rule, _ServiceReference), keys in Go struct order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strom.registry.defaults._fields import ORDER, Obj, child, conform, items
+
+__all__ = ["ADMISSION_DEFAULTERS"]
+
+_WEBHOOK_ORDER = (
+    "name",
+    "clientConfig",
+    "rules",
+    "failurePolicy",
+    "matchPolicy",
+    "namespaceSelector",
+    "objectSelector",
+    "sideEffects",
+    "timeoutSeconds",
+    "admissionReviewVersions",
+    "reinvocationPolicy",
+    "matchConditions",
+)
+_RULE_ORDER = ("operations", "apiGroups", "apiVersions", "resources", "scope")
+_CLIENT_ORDER = ("url", "service", "caBundle")
+_CONFIGURATION_ORDER = ("kind", "apiVersion", "metadata", "webhooks")
+
+
+def _webhook(hook: Obj, *, mutating: bool) -> None:
+    hook.setdefault("failurePolicy", "Fail")
+    hook.setdefault("matchPolicy", "Equivalent")
+    for key in ("namespaceSelector", "objectSelector"):
+        if hook.get(key) is None:
+            hook[key] = {}
+    hook.setdefault("timeoutSeconds", 10)
+    if mutating:
+        hook.setdefault("reinvocationPolicy", "Never")
+    for rule in items(hook, "rules"):
+        rule.setdefault("scope", "*")
+        conform(rule, _RULE_ORDER)
+    client = child(hook, "clientConfig")
+    if client is not None:
+        service = child(client, "service")
+        if service is not None:
+            service.setdefault("port", 443)
+            conform(service, ORDER["ServiceReference"])
+        conform(client, _CLIENT_ORDER)
+    conform(hook, _WEBHOOK_ORDER)
+
+
+def _configuration(mutating: bool) -> Any:
+    def default(obj: Obj) -> None:
+        for hook in items(obj, "webhooks"):
+            _webhook(hook, mutating=mutating)
+        conform(obj, _CONFIGURATION_ORDER)
+
+    return default
+
+
+_GROUP = "admissionregistration.k8s.io"
+ADMISSION_DEFAULTERS: dict[tuple[str, str], Any] = {
+    (_GROUP, "MutatingWebhookConfiguration"): _configuration(True),
+    (_GROUP, "ValidatingWebhookConfiguration"): _configuration(False),
+}

@@ -1,0 +1,179 @@
+"""A real admission webhook for tests: HTTPS on 127.0.0.1 with its own CA, AdmissionReview v1.
+
+Each path answers one way (`/deny`, `/mutate`, `/garbage`, ...), and every review received is
+kept so a test can check what strom sent. Runs in a thread; `close()` stops it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import ssl
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+__all__ = ["WebhookServer"]
+
+
+def _issue(names: list[str]) -> tuple[bytes, bytes, bytes]:
+    """A CA, and a serving certificate for 127.0.0.1 and `names`: (ca, cert, key) PEM."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook-test-ca")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    alt += [x509.DNSName(n) for n in names]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=2))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    return (
+        ca.public_bytes(pem),
+        cert.public_bytes(pem),
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
+
+
+def _patch(operations: list[dict[str, Any]]) -> str:
+    return base64.b64encode(json.dumps(operations).encode()).decode()
+
+
+class WebhookServer:
+    def __init__(self, dns_names: list[str] | None = None) -> None:
+        self.ca_pem, cert, key = _issue(dns_names or [])
+        self.reviews: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._dir = tempfile.TemporaryDirectory()
+        cert_file, key_file = Path(self._dir.name, "tls.crt"), Path(self._dir.name, "tls.key")
+        cert_file.write_bytes(cert)
+        key_file.write_bytes(key)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_file, key_file)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def ca_bundle(self) -> str:
+        return base64.b64encode(self.ca_pem).decode()
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def received(self, path: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [review for p, review in self.reviews if p == path]
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+        self._dir.cleanup()
+
+    def _answer(self, path: str, review: dict[str, Any]) -> bytes:
+        uid = review["request"]["uid"]
+        response: dict[str, Any] = {"uid": uid, "allowed": True}
+        if path == "/deny":
+            response = {
+                "uid": uid,
+                "allowed": False,
+                "status": {"code": 403, "message": "widgets need an owner label"},
+            }
+        elif path == "/deny-422":
+            response = {
+                "uid": uid,
+                "allowed": False,
+                "status": {"code": 422, "reason": "Invalid", "message": "size is odd"},
+            }
+        elif path == "/mutate":
+            response["patchType"] = "JSONPatch"
+            response["patch"] = _patch(
+                [{"op": "add", "path": "/metadata/labels", "value": {"mutated": "yes"}}]
+            )
+            response["warnings"] = ["labelled by the test webhook"]
+        elif path == "/garbage":
+            return b"this is not json"
+        elif path == "/wrong-uid":
+            response["uid"] = "not-the-uid"
+        elif path == "/bad-patch":
+            response["patchType"] = "JSONPatch"
+            response["patch"] = _patch([{"op": "replace", "path": "/no/such/path", "value": 1}])
+        elif path == "/huge":
+            response["warnings"] = ["x" * (10 * 1024 * 1024)]
+        elif path == "/slow":
+            time.sleep(2.5)
+        return json.dumps(
+            {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+        ).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                review = json.loads(self.rfile.read(length))
+                path = self.path.split("?", 1)[0]
+                with server._lock:
+                    server.reviews.append((path, review))
+                body = server._answer(path, review)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # strom hung up (a timeout or a body over its limit)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        return Handler
