@@ -7,6 +7,7 @@ kept so a test can check what strom sent. Runs in a thread; `close()` stops it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -157,7 +158,7 @@ class WebhookServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 review = json.loads(self.rfile.read(length))
                 path = self.path.split("?", 1)[0]
@@ -168,12 +169,10 @@ class WebhookServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):  # strom hung up (timeout, body too big)
                     self.wfile.write(body)
-                except OSError:
-                    pass  # strom hung up (a timeout or a body over its limit)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return Handler
