@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["WebhookServer"]
+__all__ = ["WebhookServer", "issue_certificates"]
 
 
-def _issue(names: list[str]) -> tuple[bytes, bytes, bytes]:
+def issue_certificates(names: list[str]) -> tuple[bytes, bytes, bytes]:
     """A CA, and a serving certificate for 127.0.0.1 and `names`: (ca, cert, key) PEM."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -85,7 +85,7 @@ def _patch(operations: list[dict[str, Any]]) -> str:
 
 class WebhookServer:
     def __init__(self, dns_names: list[str] | None = None) -> None:
-        self.ca_pem, cert, key = _issue(dns_names or [])
+        self.ca_pem, cert, key = issue_certificates(dns_names or [])
         self.reviews: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._dir = tempfile.TemporaryDirectory()
