@@ -439,8 +439,6 @@ NOT_SERVED = {
     ("", "v1", "componentstatuses"),  # deprecated health view of control-plane processes
     ("admissionregistration.k8s.io", "v1", "mutatingadmissionpolicies"),  # admission: later
     ("admissionregistration.k8s.io", "v1", "mutatingadmissionpolicybindings"),
-    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies"),
-    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings"),
     ("apiregistration.k8s.io", "v1", "apiservices"),  # no API aggregation
     ("autoscaling", "v1", "horizontalpodautoscalers"),  # autoscaling/v2 only
     ("flowcontrol.apiserver.k8s.io", "v1", "flowschemas"),  # no priority and fairness

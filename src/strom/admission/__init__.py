@@ -1,7 +1,8 @@
 """The admission chain, in kube-apiserver's order, as the registry's `Admission`.
 
 Mutating: the webhooks of MutatingWebhookConfigurations (the built-in mutating plugins,
-NamespaceLifecycle and ServiceAccount, live in the registry). Validating: the webhooks of
+NamespaceLifecycle and ServiceAccount, live in the registry). Validating:
+ValidatingAdmissionPolicies through their bindings, then the webhooks of
 ValidatingWebhookConfigurations. Each plugin reads its configuration from the state cache,
 so a configuration written is in force for the next request.
 """
@@ -10,14 +11,19 @@ from __future__ import annotations
 
 from strom.cache.state import StateCache
 from strom.registry.hooks import AdmissionRequest
+from strom.registry.types import TypeTable
 
+from .policies import PolicyDispatcher
 from .webhooks import Observer, WebhookDispatcher
 
 __all__ = ["AdmissionChain"]
 
 
 class AdmissionChain:
-    def __init__(self, cache: StateCache, observe: Observer | None = None) -> None:
+    def __init__(
+        self, cache: StateCache, types: TypeTable | None = None, observe: Observer | None = None
+    ) -> None:
+        self.policies = PolicyDispatcher(cache, types)
         self.webhooks = WebhookDispatcher(cache, observe)
 
     def has_mutating(self) -> bool:
@@ -27,4 +33,5 @@ class AdmissionChain:
         await self.webhooks.mutate(request)
 
     async def validate(self, request: AdmissionRequest) -> None:
+        self.policies.validate(request)
         await self.webhooks.validate(request)

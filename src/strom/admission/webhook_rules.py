@@ -19,7 +19,15 @@ from strom.cel import CompileError, Program, compile_expression
 from strom.registry.hooks import AdmissionRequest
 from strom.selectors import LabelSelector, label_selector_from_object
 
-__all__ = ["Rule", "Webhook", "compile_webhook"]
+__all__ = [
+    "Condition",
+    "Matcher",
+    "Rule",
+    "Webhook",
+    "compile_condition",
+    "compile_webhook",
+    "rule_of",
+]
 
 _CONDITION_VARIABLES = frozenset({"object", "oldObject", "request", "authorizer", "params"})
 
@@ -31,6 +39,7 @@ class Rule:
     versions: frozenset[str]
     resources: tuple[tuple[str, str], ...]  # (resource, subresource); "*" wildcards
     scope: str  # * | Cluster | Namespaced
+    names: frozenset[str] = frozenset()  # resourceNames (policies only); empty: any
 
     def matches(self, request: AdmissionRequest, *, any_version: bool) -> bool:
         rt = request.rt
@@ -43,6 +52,8 @@ class Rule:
         if self.scope == "Cluster" and rt.namespaced:
             return False
         if self.scope == "Namespaced" and not rt.namespaced:
+            return False
+        if self.names and request.name not in self.names:
             return False
         for resource, sub in self.resources:
             if resource not in ("*", rt.plural):
@@ -59,35 +70,30 @@ class Condition:
 
 
 @dataclass(frozen=True, slots=True)
-class Webhook:
-    """One webhook of a configuration, ready to match and call."""
+class Matcher:
+    """Which requests a webhook or a policy (binding) selects: rules, exclusions, selectors."""
 
-    name: str
-    configuration: str
-    mutating: bool
-    url: str
-    service: Mapping[str, Any] | None  # {namespace, name, path, port}
-    ca_bundle: bytes
-    rules: tuple[Rule, ...]
-    failure_policy: str  # Fail | Ignore
+    rules: tuple[Rule, ...] | None  # None: any resource (a binding's matchResources without rules)
     match_policy: str  # Equivalent | Exact
     namespace_selector: LabelSelector
     object_selector: LabelSelector
-    side_effects: str
-    timeout_seconds: int
-    reinvoke: bool  # reinvocationPolicy IfNeeded
-    conditions: tuple[Condition, ...]
+    exclude: tuple[Rule, ...] = ()
+
+    def _ruled(self, rules: tuple[Rule, ...] | None, request: AdmissionRequest) -> bool:
+        if rules is None:
+            return True
+        if any(r.matches(request, any_version=False) for r in rules):
+            return True
+        return self.match_policy == "Equivalent" and any(
+            r.matches(request, any_version=True) for r in rules
+        )
 
     def matches(
         self, request: AdmissionRequest, namespace_labels: Mapping[str, str] | None
     ) -> bool:
-        """Rules and selectors (match conditions are evaluated by the dispatcher, whose
-        errors fall under the failure policy)."""
-        exact = any(r.matches(request, any_version=False) for r in self.rules)
-        if not exact and not (
-            self.match_policy == "Equivalent"
-            and any(r.matches(request, any_version=True) for r in self.rules)
-        ):
+        if not self._ruled(self.rules, request):
+            return False
+        if self.exclude and self._ruled(self.exclude, request):
             return False
         if not self.object_selector.empty:
             labels = [
@@ -108,21 +114,49 @@ class Webhook:
         return self.namespace_selector.matches(namespace_labels or {})
 
     def matched_version(self, request: AdmissionRequest) -> str:
-        """The version the webhook asked for (the request's, unless only Equivalent)."""
-        for rule in self.rules:
+        """The version asked for (the request's, unless matched only as Equivalent)."""
+        for rule in self.rules or ():
             if rule.matches(request, any_version=False):
                 return request.rt.version
-        for rule in self.rules:
+        for rule in self.rules or ():
             if rule.matches(request, any_version=True) and "*" not in rule.versions:
                 return sorted(rule.versions)[0]
         return request.rt.version
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """One webhook of a configuration, ready to match and call."""
+
+    name: str
+    configuration: str
+    mutating: bool
+    url: str
+    service: Mapping[str, Any] | None  # {namespace, name, path, port}
+    ca_bundle: bytes
+    matcher: Matcher
+    failure_policy: str  # Fail | Ignore
+    side_effects: str
+    timeout_seconds: int
+    reinvoke: bool  # reinvocationPolicy IfNeeded
+    conditions: tuple[Condition, ...]
+
+    def matches(
+        self, request: AdmissionRequest, namespace_labels: Mapping[str, str] | None
+    ) -> bool:
+        """Rules and selectors (match conditions are evaluated by the dispatcher, whose
+        errors fall under the failure policy)."""
+        return self.matcher.matches(request, namespace_labels)
+
+    def matched_version(self, request: AdmissionRequest) -> str:
+        return self.matcher.matched_version(request)
 
 
 def _is_namespace(request: AdmissionRequest) -> bool:
     return request.rt.group == "" and request.rt.plural == "namespaces"
 
 
-def _rule(raw: Mapping[str, Any]) -> Rule:
+def rule_of(raw: Mapping[str, Any]) -> Rule:
     resources = []
     for text in raw.get("resources") or ():
         resource, _, sub = str(text).partition("/")
@@ -133,6 +167,7 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
         versions=frozenset(str(v) for v in raw.get("apiVersions") or ()),
         resources=tuple(resources),
         scope=str(raw.get("scope") or "*"),
+        names=frozenset(str(n) for n in raw.get("resourceNames") or ()),
     )
 
 
@@ -164,11 +199,13 @@ def compile_webhook(raw: Mapping[str, Any], configuration: str, *, mutating: boo
         url=str(client.get("url") or ""),
         service=client.get("service"),
         ca_bundle=ca_bundle,
-        rules=tuple(_rule(r) for r in raw.get("rules") or ()),
+        matcher=Matcher(
+            rules=tuple(rule_of(r) for r in raw.get("rules") or ()),
+            match_policy=str(raw.get("matchPolicy") or "Equivalent"),
+            namespace_selector=label_selector_from_object(raw.get("namespaceSelector") or {}),
+            object_selector=label_selector_from_object(raw.get("objectSelector") or {}),
+        ),
         failure_policy=str(raw.get("failurePolicy") or "Fail"),
-        match_policy=str(raw.get("matchPolicy") or "Equivalent"),
-        namespace_selector=label_selector_from_object(raw.get("namespaceSelector") or {}),
-        object_selector=label_selector_from_object(raw.get("objectSelector") or {}),
         side_effects=str(raw.get("sideEffects") or ""),
         timeout_seconds=int(raw.get("timeoutSeconds") or 10),
         reinvoke=raw.get("reinvocationPolicy") == "IfNeeded",

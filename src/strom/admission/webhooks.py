@@ -34,7 +34,7 @@ from strom.user import user_info_dict
 from .webhook_client import CallError, Target, post
 from .webhook_rules import Webhook, compile_webhook
 
-__all__ = ["Observer", "WebhookDispatcher"]
+__all__ = ["Observer", "WebhookDispatcher", "render_object"]
 
 _GROUP = "admissionregistration.k8s.io"
 MUTATING = next(
@@ -62,7 +62,7 @@ class _Compiled:
     webhooks: tuple[Webhook, ...]
 
 
-def _render(rt: ResourceType, obj: Mapping[str, Any] | None) -> Any:
+def render_object(rt: ResourceType, obj: Mapping[str, Any] | None) -> Any:
     """An object as the webhook receives it: with its apiVersion and kind."""
     if obj is None:
         return None
@@ -172,7 +172,7 @@ class WebhookDispatcher:
             return False
         try:
             operations = orjson.loads(base64.b64decode(patch))
-            before = _render(self._version_rt(hook, request), request.obj)
+            before = render_object(self._version_rt(hook, request), request.obj)
             patched = jsonpatch.JsonPatch(operations).apply(copy.deepcopy(before))
         except (
             ValueError,
@@ -223,8 +223,8 @@ class WebhookDispatcher:
         if not hook.conditions:
             return True
         activation = {
-            "object": _render(request.rt, request.obj),
-            "oldObject": _render(request.rt, request.old),
+            "object": render_object(request.rt, request.obj),
+            "oldObject": render_object(request.rt, request.old),
             "request": self._request_body(hook, request, ""),
         }
         failed: list[str] = []
@@ -268,8 +268,8 @@ class WebhookDispatcher:
             "name": request.name,
             "operation": request.operation,
             "userInfo": _user_info(request),
-            "object": _render(rt, request.obj),
-            "oldObject": _render(rt, request.old),
+            "object": render_object(rt, request.obj),
+            "oldObject": render_object(rt, request.old),
             "dryRun": request.dry_run,
         }
         if request.subresource:

@@ -80,6 +80,11 @@ class Request(Protocol):
         """The body as the handler decoded it (protobuf included), None if it did not."""
         ...
 
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        """Audit annotations admission added (webhooks, policies)."""
+        ...
+
 
 class Response(Protocol):
     @property
@@ -374,8 +379,11 @@ class RequestAudit:
         # Timestamps stay floats here; the sink formats them (off the request path).
         event["requestReceivedTimestamp"] = request.received
         event["stageTimestamp"] = stamp if stamp is not None else time.time()
-        if self._annotations is not None:
-            event["annotations"] = self._annotations
+        annotations = self._annotations
+        if request.annotations:
+            annotations = {**(annotations or {}), **request.annotations}
+        if annotations is not None:
+            event["annotations"] = annotations
         self._sink.process(event)
 
 

@@ -34,6 +34,7 @@ class AdmissionRequest:
     subresource: str = ""
     options: dict[str, Any] | None = None  # CreateOptions / UpdateOptions / DeleteOptions
     warnings: list[str] = field(default_factory=list)  # for Warning headers
+    annotations: dict[str, str] = field(default_factory=dict)  # for the request's audit event
 
 
 class Admission(Protocol):

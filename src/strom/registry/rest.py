@@ -84,6 +84,8 @@ class WriteOptions:
     user: UserInfo | None = None  # who writes (None: strom itself)
     field_manager: str = ""  # ?fieldManager=
     force: bool = False  # ?force=true (apply only)
+    # Audit annotations admission adds, shared with the request (its audit event reads them).
+    annotations: dict[str, str] = field(default_factory=dict)
 
     def options(self, kind: str) -> dict[str, Any]:
         """The CreateOptions/UpdateOptions/PatchOptions admission webhooks are shown."""
@@ -123,6 +125,7 @@ class DeleteOptions:
     propagation_policy: str = ""
     dry_run: bool = False
     user: UserInfo | None = None  # who deletes (None: strom itself)
+    annotations: dict[str, str] = field(default_factory=dict)  # admission's, for audit
 
     def options(self) -> dict[str, Any]:
         """The DeleteOptions admission webhooks are shown."""
@@ -365,6 +368,7 @@ class Registry:
             opts.user,
             opts.dry_run,
             options=opts.options("CreateOptions"),
+            annotations=opts.annotations,
         )
         obj = await self._mutate(rt, request)
         meta = obj["metadata"]
@@ -494,6 +498,7 @@ class Registry:
             opts.dry_run,
             subresource=subresource,
             options=opts.options("UpdateOptions"),
+            annotations=opts.annotations,
         )
         obj = await self._mutate(rt, request)
         sent = (obj.get("metadata") or {}).get("managedFields")
@@ -797,6 +802,7 @@ class Registry:
             opts.user,
             opts.dry_run,
             options=opts.options(),
+            annotations=opts.annotations,
         )
         if self.admission is not None:
             await self.admission.mutate(request)

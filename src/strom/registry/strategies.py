@@ -33,6 +33,10 @@ _GENERATION = {
     ("networking.k8s.io", "networkpolicies"),
     ("policy", "poddisruptionbudgets"),
     ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
 }
 # PUT may create these (AllowCreateOnUpdate in their strategies).
 _CREATE_ON_UPDATE = {

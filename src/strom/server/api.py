@@ -146,6 +146,7 @@ def write_options(request: Request, user: UserInfo | None = None) -> WriteOption
         user=user,
         field_manager=field_manager,
         force=bool(force),
+        annotations=request.annotations,
     )
 
 
@@ -564,6 +565,7 @@ class ResourceAPI:
             propagation_policy=str(policy or ""),
             dry_run=bool(dry),
             user=user,
+            annotations=request.annotations,
         )
 
     async def _delete_collection(

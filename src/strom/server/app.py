@@ -97,7 +97,7 @@ class App:
         self.metrics = Metrics(cache=api.registry.cache, types=types)
         # The admission chain after authorization, as in kube: webhooks and their metrics.
         api.registry.admission = AdmissionChain(
-            api.registry.cache, observe=self.metrics.observe_webhook
+            api.registry.cache, types, observe=self.metrics.observe_webhook
         )
         if audit is not None:
             self.metrics.registry.register(audit.collector())

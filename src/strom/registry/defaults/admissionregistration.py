@@ -1,5 +1,6 @@
 """admissionregistration.k8s.io/v1 defaults (SetDefaults_ValidatingWebhook, _MutatingWebhook,
-_Rule, _ServiceReference), keys in Go struct order."""
+_Rule, _ServiceReference, _ValidatingAdmissionPolicySpec, _MatchResources, _ParamRef), keys in
+Go struct order."""
 
 from __future__ import annotations
 
@@ -59,8 +60,70 @@ def _configuration(mutating: bool) -> Any:
     return default
 
 
+_MATCH_ORDER = (
+    "namespaceSelector",
+    "objectSelector",
+    "resourceRules",
+    "excludeResourceRules",
+    "matchPolicy",
+)
+_NAMED_RULE_ORDER = ("resourceNames", *_RULE_ORDER)
+_POLICY_SPEC_ORDER = (
+    "paramKind",
+    "matchConstraints",
+    "validations",
+    "failurePolicy",
+    "auditAnnotations",
+    "matchConditions",
+    "variables",
+)
+_BINDING_SPEC_ORDER = ("policyName", "paramRef", "matchResources", "validationActions")
+_PARAM_REF_ORDER = ("name", "namespace", "selector", "parameterNotFoundAction")
+_SPEC_OBJECT_ORDER = ("kind", "apiVersion", "metadata", "spec", "status")
+
+
+def _match_resources(match: Obj) -> None:
+    """SetDefaults_MatchResources and _NamedRuleWithOperations."""
+    for key in ("namespaceSelector", "objectSelector"):
+        if match.get(key) is None:
+            match[key] = {}
+    match.setdefault("matchPolicy", "Equivalent")
+    for key in ("resourceRules", "excludeResourceRules"):
+        for rule in items(match, key):
+            rule.setdefault("scope", "*")
+            conform(rule, _NAMED_RULE_ORDER)
+    conform(match, _MATCH_ORDER)
+
+
+def _policy(obj: Obj) -> None:
+    spec = child(obj, "spec")
+    if spec is not None:
+        spec.setdefault("failurePolicy", "Fail")
+        match = child(spec, "matchConstraints")
+        if match is not None:
+            _match_resources(match)
+        conform(spec, _POLICY_SPEC_ORDER)
+    conform(obj, _SPEC_OBJECT_ORDER)
+
+
+def _binding(obj: Obj) -> None:
+    spec = child(obj, "spec")
+    if spec is not None:
+        ref = child(spec, "paramRef")
+        if ref is not None:
+            ref.setdefault("parameterNotFoundAction", "Deny")
+            conform(ref, _PARAM_REF_ORDER)
+        match = child(spec, "matchResources")
+        if match is not None:
+            _match_resources(match)
+        conform(spec, _BINDING_SPEC_ORDER)
+    conform(obj, _SPEC_OBJECT_ORDER)
+
+
 _GROUP = "admissionregistration.k8s.io"
 ADMISSION_DEFAULTERS: dict[tuple[str, str], Any] = {
+    (_GROUP, "ValidatingAdmissionPolicy"): _policy,
+    (_GROUP, "ValidatingAdmissionPolicyBinding"): _binding,
     (_GROUP, "MutatingWebhookConfiguration"): _configuration(True),
     (_GROUP, "ValidatingWebhookConfiguration"): _configuration(False),
 }

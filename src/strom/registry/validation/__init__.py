@@ -61,6 +61,10 @@ def _webhooks(mutating: bool) -> Callable[[_Obj], list[Cause]]:
 _CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
     (_ADMISSION, "MutatingWebhookConfiguration"): _webhooks(True),
     (_ADMISSION, "ValidatingWebhookConfiguration"): _webhooks(False),
+    (_ADMISSION, "ValidatingAdmissionPolicy"): admissionregistration.validate_admission_policy,
+    (_ADMISSION, "ValidatingAdmissionPolicyBinding"): (
+        admissionregistration.validate_admission_policy_binding
+    ),
     ("", "ConfigMap"): core.validate_config_map,
     ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr,
     ("storage.k8s.io", "CSIStorageCapacity"): storage.validate_csi_storage_capacity,
@@ -76,6 +80,12 @@ _CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
 _UPDATE_RULES: dict[tuple[str, str], Callable[[_Obj, _Obj], list[Cause]]] = {
     (_ADMISSION, "MutatingWebhookConfiguration"): lambda new, _old: _webhooks(True)(new),
     (_ADMISSION, "ValidatingWebhookConfiguration"): lambda new, _old: _webhooks(False)(new),
+    (_ADMISSION, "ValidatingAdmissionPolicy"): lambda new, _old: (
+        admissionregistration.validate_admission_policy(new)
+    ),
+    (_ADMISSION, "ValidatingAdmissionPolicyBinding"): lambda new, _old: (
+        admissionregistration.validate_admission_policy_binding(new)
+    ),
     ("", "ConfigMap"): core.validate_config_map_update,
     ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr_update,
     ("storage.k8s.io", "CSIStorageCapacity"): lambda new, _old: (

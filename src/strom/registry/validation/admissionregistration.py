@@ -21,7 +21,12 @@ from . import fielderrors as fe
 from .formats import is_dns1123_subdomain, is_qualified_name
 from .meta import as_list, as_map, validate_label_selector
 
-__all__ = ["DELIVERED_SUBRESOURCES", "validate_webhook_configuration"]
+__all__ = [
+    "DELIVERED_SUBRESOURCES",
+    "validate_admission_policy",
+    "validate_admission_policy_binding",
+    "validate_webhook_configuration",
+]
 
 DELIVERED_SUBRESOURCES = frozenset(
     {"", "*", "status", "finalize", "approval", "ephemeralcontainers"}
@@ -243,4 +248,154 @@ def validate_webhook_configuration(obj: Mapping[str, Any], *, mutating: bool) ->
         if name and name in seen:
             causes.append(fe.duplicate(f"{path}.name", name))
         seen.add(name)
+    return causes
+
+
+# --- ValidatingAdmissionPolicy and its bindings -------------------------------------------------
+_POLICY_VARIABLES = frozenset(
+    {"object", "oldObject", "request", "params", "namespaceObject", "variables"}
+)
+_ACTIONS = ("Audit", "Deny", "Warn")
+
+
+def _expression_errors(expression: str, path: str) -> list[Cause]:
+    from strom.cel import compile_expression
+
+    if not expression.strip():
+        return [fe.required(path)]
+    if "authorizer" in expression:
+        return [
+            fe.invalid(path, expression, "strom does not provide the `authorizer` variable yet")
+        ]
+    try:
+        compile_expression(expression, _POLICY_VARIABLES)
+    except CompileError as exc:
+        return [fe.invalid(path, expression, f"compilation failed: {exc}")]
+    return []
+
+
+def _validate_match_resources(
+    match: Mapping[str, Any], path: str, *, required: bool
+) -> list[Cause]:
+    causes: list[Cause] = []
+    rules = as_list(match.get("resourceRules"))
+    if required and not rules:
+        causes.append(fe.required(f"{path}.resourceRules"))
+    for key in ("resourceRules", "excludeResourceRules"):
+        for index, rule in enumerate(as_list(match.get(key))):
+            causes += _validate_rule(as_map(rule), f"{path}.{key}[{index}]")
+    for key in ("namespaceSelector", "objectSelector"):
+        if isinstance(match.get(key), Mapping):
+            causes += validate_label_selector(match[key], f"{path}.{key}")
+    policy = match.get("matchPolicy")
+    if policy is not None and policy not in ("Equivalent", "Exact"):
+        causes.append(fe.not_supported(f"{path}.matchPolicy", policy, ("Equivalent", "Exact")))
+    return causes
+
+
+def validate_admission_policy(obj: Mapping[str, Any]) -> list[Cause]:
+    spec = as_map(obj.get("spec"))
+    causes: list[Cause] = []
+    validations = as_list(spec.get("validations"))
+    audits = as_list(spec.get("auditAnnotations"))
+    if not validations and not audits:
+        causes.append(
+            fe.required(
+                "spec.validations", "validations or auditAnnotations must contain at least one item"
+            )
+        )
+    for index, raw in enumerate(validations):
+        item, path = as_map(raw), f"spec.validations[{index}]"
+        causes += _expression_errors(str(item.get("expression") or ""), f"{path}.expression")
+        if item.get("messageExpression"):
+            causes += _expression_errors(
+                str(item["messageExpression"]), f"{path}.messageExpression"
+            )
+        reason = item.get("reason")
+        if reason is not None and reason not in (
+            "Unauthorized",
+            "Forbidden",
+            "Invalid",
+            "RequestEntityTooLarge",
+        ):
+            causes.append(
+                fe.not_supported(
+                    f"{path}.reason",
+                    reason,
+                    ("Unauthorized", "Forbidden", "Invalid", "RequestEntityTooLarge"),
+                )
+            )
+    for index, raw in enumerate(audits):
+        item, path = as_map(raw), f"spec.auditAnnotations[{index}]"
+        if not item.get("key"):
+            causes.append(fe.required(f"{path}.key"))
+        causes += _expression_errors(
+            str(item.get("valueExpression") or ""), f"{path}.valueExpression"
+        )
+    for index, raw in enumerate(as_list(spec.get("variables"))):
+        item, path = as_map(raw), f"spec.variables[{index}]"
+        if not item.get("name"):
+            causes.append(fe.required(f"{path}.name"))
+        causes += _expression_errors(str(item.get("expression") or ""), f"{path}.expression")
+    causes += _validate_conditions(as_list(spec.get("matchConditions")), "spec.matchConditions")
+    match = spec.get("matchConstraints")
+    if not isinstance(match, Mapping):
+        causes.append(fe.required("spec.matchConstraints"))
+    else:
+        causes += _validate_match_resources(match, "spec.matchConstraints", required=True)
+    failure = spec.get("failurePolicy")
+    if failure is not None and failure not in ("Fail", "Ignore"):
+        causes.append(fe.not_supported("spec.failurePolicy", failure, ("Fail", "Ignore")))
+    param_kind = spec.get("paramKind")
+    if isinstance(param_kind, Mapping):
+        for key in ("apiVersion", "kind"):
+            if not param_kind.get(key):
+                causes.append(fe.required(f"spec.paramKind.{key}"))
+    return causes
+
+
+def validate_admission_policy_binding(obj: Mapping[str, Any]) -> list[Cause]:
+    spec = as_map(obj.get("spec"))
+    causes: list[Cause] = []
+    if not spec.get("policyName"):
+        causes.append(fe.required("spec.policyName"))
+    actions = [str(a) for a in as_list(spec.get("validationActions"))]
+    if not actions:
+        causes.append(fe.required("spec.validationActions"))
+    seen: set[str] = set()
+    for index, action in enumerate(actions):
+        if action not in _ACTIONS:
+            causes.append(fe.not_supported(f"spec.validationActions[{index}]", action, _ACTIONS))
+        elif action in seen:
+            causes.append(fe.duplicate(f"spec.validationActions[{index}]", action))
+        seen.add(action)
+    if "Deny" in seen and "Warn" in seen:
+        causes.append(
+            fe.invalid(
+                "spec.validationActions",
+                actions,
+                "must not contain both Deny and Warn (repeating the same validation failure"
+                " information in the API response and headers serves no purpose)",
+            )
+        )
+    ref = spec.get("paramRef")
+    if isinstance(ref, Mapping):
+        if ref.get("name") and ref.get("selector") is not None:
+            causes.append(
+                fe.forbidden("spec.paramRef.name", "name and selector are mutually exclusive")
+            )
+        elif not ref.get("name") and ref.get("selector") is None:
+            causes.append(fe.required("spec.paramRef", "one of name or selector must be specified"))
+        if isinstance(ref.get("selector"), Mapping):
+            causes += validate_label_selector(ref["selector"], "spec.paramRef.selector")
+        not_found = ref.get("parameterNotFoundAction")
+        if not_found is not None and not_found not in ("Allow", "Deny"):
+            causes.append(
+                fe.not_supported(
+                    "spec.paramRef.parameterNotFoundAction", not_found, ("Allow", "Deny")
+                )
+            )
+    match = spec.get("matchResources")
+    if isinstance(match, Mapping):
+        causes += _validate_match_resources(match, "spec.matchResources", required=False)
     return causes
