@@ -178,3 +178,68 @@ def test_rule_that_does_not_compile_refuses_the_crd(api: Api) -> None:
         " | has(self.namespace)\n | ...^"
     )
     assert api.get(f"{CRDS}/widgets.{group}").status == 404
+
+
+def test_conversion_webhook_is_refused_not_faked(api: Api) -> None:
+    group = f"w{uuid.uuid4().hex[:6]}.example.org"
+    crd = _crd(group, {"type": "object"})
+    v1 = crd["spec"]["versions"][0]
+    crd["spec"]["versions"] = [v1, {**v1, "name": "v2", "storage": False}]
+    crd["spec"]["conversion"] = {
+        "strategy": "Webhook",
+        "webhook": {
+            "clientConfig": {"url": "https://127.0.0.1:1/convert"},
+            "conversionReviewVersions": ["v1"],
+        },
+    }
+    reply = api.post(CRDS, crd)
+    assert reply.status == 422, reply.body
+    assert reply.json["details"]["causes"] == [
+        {
+            "reason": "FieldValueNotSupported",
+            "message": 'Unsupported value: "Webhook": supported values: "None" (strom does not'
+            " call conversion webhooks yet)",
+            "field": "spec.conversion.strategy",
+        }
+    ]
+
+
+def test_deprecated_version_warns_and_list_types_are_checked(api: Api, ns: str) -> None:
+    group = f"v{uuid.uuid4().hex[:6]}.example.org"
+    spec = {
+        "type": "object",
+        "properties": {
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "ports": {
+                "type": "array",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["name"],
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string"}, "port": {"type": "integer"}},
+                },
+            },
+        },
+    }
+    crd = _crd(group, spec)
+    v1 = crd["spec"]["versions"][0]
+    crd["spec"]["versions"] = [
+        {**v1, "storage": False, "deprecated": True},
+        {**v1, "name": "v2"},
+    ]
+    assert api.post(CRDS, crd).status == 201
+    base = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+    reply = wait_for(lambda: (r := api.get(base)).status == 200 and r, what="the CRD served")
+    assert (
+        reply.headers["warning"]
+        == f'299 - "{group}/v1 Widget is deprecated; use {group}/v2 Widget"'
+    )
+    body = _widget(group, "w", {"tags": ["a", "a"], "ports": [{"name": "x"}, {"name": "x"}]})
+    reply = api.post(base, body)
+    assert reply.status == 422, reply.body
+    assert [(c["field"], c["message"]) for c in reply.json["details"]["causes"]] == [
+        ("spec.tags[1]", 'Duplicate value: "a"'),
+        ("spec.ports[1]", 'Duplicate value: map[string]interface {}{"name":"x"}'),
+    ]
+    assert "warning" not in api.get(f"/apis/{group}/v2/namespaces/{ns}/widgets").headers

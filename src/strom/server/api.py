@@ -22,6 +22,7 @@ from strom import yamljson
 from strom.auth.reviews import access_review, rules_review, token_review
 from strom.auth.services import TOKEN_REQUEST, AuthServices
 from strom.errors import Cause, StatusError
+from strom.registry.apidocs.discovery import version_key
 from strom.registry.apply import validate_field_manager
 from strom.registry.conversion import item_bytes, needs_conversion
 from strom.registry.kinds import ResourceType
@@ -337,8 +338,35 @@ class ResourceAPI:
         listing = not rp.name and not (rp.watch_prefix or request.flag("watch") is True)
         media = negotiate(request, list_endpoint=listing)
         if not rp.name:
-            return await self._collection(request, rp, rt, media, user)
-        return await self._item(request, rp, rt, media, user)
+            response = await self._collection(request, rp, rt, media, user)
+        else:
+            response = await self._item(request, rp, rt, media, user)
+        if rt.crd is not None and rt.crd.get("deprecated") is True:
+            warning = _escape(self._deprecation_warning(rt))
+            response.headers.append(("Warning", f'299 - "{warning}"'))
+        return response
+
+    def _deprecation_warning(self, rt: ResourceType) -> str:
+        """A deprecated CRD version's warning: its own, or kube's default naming the newest
+        served version that is not deprecated and is newer (defaultDeprecationWarning)."""
+        assert rt.crd is not None
+        own = rt.crd.get("deprecationWarning")
+        if isinstance(own, str):
+            return own
+        text = f"{rt.group}/{rt.version} {rt.kind} is deprecated"
+        newer = [
+            t.version
+            for t in self.types.all()
+            if t.group == rt.group
+            and t.plural == rt.plural
+            and t.crd is not None
+            and t.crd.get("deprecated") is not True
+            and version_key(t.version) < version_key(rt.version)
+        ]
+        if newer:
+            best = min(newer, key=version_key)
+            text += f"; use {rt.group}/{best} {rt.kind}"
+        return text
 
     async def _collection(
         self,

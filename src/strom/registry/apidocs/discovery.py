@@ -28,6 +28,7 @@ __all__ = [
     "group_versions",
     "storage_version_hash",
     "subresource_info",
+    "version_key",
 ]
 
 # kube-apiserver's group priorities (pkg/controlplane/apiserver aggregator priorities), highest
@@ -99,7 +100,7 @@ def storage_version_hash(group: str, version: str, kind: str) -> str:
 _KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 
 
-def _version_key(version: str) -> tuple[int, int, int, str]:
+def version_key(version: str) -> tuple[int, int, int, str]:
     """Sort key putting kube-style versions first: GA > beta > alpha, higher numbers first."""
     match = _KUBE_VERSION.match(version)
     if match is None:
@@ -131,7 +132,7 @@ def group_versions(types: Iterable[ResourceType]) -> list[GroupVersions]:
         by_group.setdefault(rt.group, {}).setdefault(rt.version, []).append(rt)
     groups = []
     for name in sorted(by_group, key=lambda g: (g != "", _group_key(g))):
-        versions = tuple(sorted(by_group[name], key=_version_key))
+        versions = tuple(sorted(by_group[name], key=version_key))
         per_version = {
             v: tuple(sorted(by_group[name][v], key=lambda rt: rt.plural)) for v in versions
         }

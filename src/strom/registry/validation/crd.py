@@ -1,7 +1,8 @@
 """CustomResourceDefinition rules (apiextensions-apiserver .../apiextensions/validation).
 
 Covers the spec (group, names, scope, versions, schemas required) and the structural-schema
-checks most CRDs trip over, and compiles the CEL rules (`x-kubernetes-validations`).
+checks most CRDs trip over, compiles the CEL rules (`x-kubernetes-validations`), and refuses
+conversion webhooks, which strom does not call.
 """
 
 from __future__ import annotations
@@ -203,6 +204,31 @@ def _defaulted_names(names: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _validate_conversion(spec: Mapping[str, Any]) -> list[Cause]:
+    """kube's strategy rules; `Webhook` is refused: strom does not call conversion webhooks
+    yet, and serving other versions by relabelling would say yes to what kube converts."""
+    conversion = as_map(spec.get("conversion"))
+    strategy = conversion.get("strategy") or "None"
+    if strategy == "Webhook":
+        return [
+            Cause(
+                "FieldValueNotSupported",
+                'Unsupported value: "Webhook": supported values: "None" (strom does not call'
+                " conversion webhooks yet)",
+                "spec.conversion.strategy",
+            )
+        ]
+    if strategy != "None":
+        return [fe.not_supported("spec.conversion.strategy", strategy, ("None", "Webhook"))]
+    if conversion.get("webhook") is not None:
+        return [
+            fe.forbidden(
+                "spec.conversion.webhook", "should not be set when strategy is not set to Webhook"
+            )
+        ]
+    return []
+
+
 def _validate_spec(spec: Mapping[str, Any]) -> list[Cause]:
     causes = _validate_group(str(spec.get("group") or ""))
     scope = spec.get("scope") or ""
@@ -211,6 +237,7 @@ def _validate_spec(spec: Mapping[str, Any]) -> list[Cause]:
     elif scope not in _SCOPES:
         causes.append(fe.not_supported("spec.scope", scope, _SCOPES))
     causes += _validate_versions(spec)
+    causes += _validate_conversion(spec)
     names = _defaulted_names(as_map(spec.get("names")))
     for key in ("plural", "singular", "kind", "listKind"):
         if not names.get(key):

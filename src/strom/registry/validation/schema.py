@@ -172,6 +172,54 @@ def _check_array(
         causes.append(fe.invalid(path, len(value), text))
     if isinstance(max_items, int) and len(value) > max_items:
         causes.append(fe.too_many(path, len(value), max_items))
+    _check_list_type(schema, value, path, causes)
+
+
+def _go_map(keys: Mapping[str, Any]) -> str:
+    """A map[string]interface{} as Go's %#v prints it (kube's duplicate map-list key)."""
+    parts = ", ".join(f"{fe.go_quote(k)}:{_go_scalar(v)}" for k, v in sorted(keys.items()))
+    return "map[string]interface {}{" + parts + "}"
+
+
+def _go_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return fe.go_quote(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}"
+    return fe.go_value(value)
+
+
+def _check_list_type(
+    schema: Mapping[str, Any], value: list[Any], path: str, causes: list[Cause]
+) -> None:
+    """x-kubernetes-list-type set: no item twice; map: no two items with the same keys."""
+    list_type = schema.get("x-kubernetes-list-type")
+    if list_type == "set":
+        seen: list[Any] = []
+        for index, item in enumerate(value):
+            if item in seen:
+                causes.append(fe.duplicate(f"{path}[{index}]", item))
+            else:
+                seen.append(item)
+    elif list_type == "map":
+        keys = [str(k) for k in as_list(schema.get("x-kubernetes-list-map-keys"))]
+        found: set[bytes] = set()
+        for index, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                continue
+            key = {k: item[k] for k in keys if k in item}
+            marker = orjson.dumps(key, option=orjson.OPT_SORT_KEYS)
+            if marker in found:
+                causes.append(
+                    Cause(
+                        "FieldValueDuplicate",
+                        f"Duplicate value: {_go_map(key)}",
+                        f"{path}[{index}]",
+                    )
+                )
+            found.add(marker)
 
 
 def _check_object(
