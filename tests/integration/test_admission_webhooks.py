@@ -6,6 +6,7 @@ kubernetes.io/metadata.name), so configurations of other tests never see its req
 
 from __future__ import annotations
 
+import concurrent.futures
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -138,14 +139,21 @@ def test_failure_policy_when_the_webhook_is_down(api: Api, ns: str, webhook: Web
 
 def test_webhook_timeout_is_kubes_error(api: Api, ns: str, webhook: WebhookServer) -> None:
     config = _configure(
-        api, "ValidatingWebhookConfiguration", [_hook(webhook, "/slow", ns, timeout=1)]
+        api, "ValidatingWebhookConfiguration", [_hook(webhook, "/slow", ns, timeout=3)]
     )
     base = f"/api/v1/namespaces/{ns}/configmaps"
-    reply = api.post(base, _cm("slow"), timeout=10)
+    seen = len(webhook.received("/slow"))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(api.post, base, _cm("slow"), timeout=10)
+        wait_for(lambda: len(webhook.received("/slow")) > seen, what="strom calling the webhook")
+        # while the webhook thinks, strom goes on serving other requests
+        assert api.get(f"/api/v1/namespaces/{ns}").status == 200
+        assert not pending.done()
+        reply = pending.result(timeout=15)
     assert reply.status == 500, reply.body
     assert reply.json["message"] == (
         'Internal error occurred: failed calling webhook "slow.hooks.example.org": failed to'
-        f' call webhook: Post "{webhook.url("/slow")}?timeout=1s": context deadline exceeded'
+        f' call webhook: Post "{webhook.url("/slow")}?timeout=3s": context deadline exceeded'
     )
     assert api.get(f"{base}/slow").status == 404
     api.delete(config)

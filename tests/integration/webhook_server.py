@@ -149,7 +149,7 @@ class WebhookServer:
         elif path == "/huge":
             response["warnings"] = ["x" * (10 * 1024 * 1024)]
         elif path == "/slow":
-            time.sleep(2.5)
+            time.sleep(5)  # longer than the 3 s timeoutSeconds of the test
         return json.dumps(
             {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
         ).encode()
