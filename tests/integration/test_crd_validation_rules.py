@@ -20,11 +20,11 @@ def _crd(group: str, spec_schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
+        "metadata": {"name": f"ruledwidgets.{group}"},
         "spec": {
             "group": group,
             "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "names": {"plural": "ruledwidgets", "singular": "ruledwidget", "kind": "RuledWidget"},
             "versions": [
                 {
                     "name": "v1",
@@ -78,7 +78,7 @@ _SPEC = {
 
 def _served(api: Api, group: str, ns: str) -> str:
     assert api.post(CRDS, _crd(group, _SPEC)).status == 201
-    base = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+    base = f"/apis/{group}/v1/namespaces/{ns}/ruledwidgets"
     wait_for(lambda: api.get(base).status == 200, what="the CRD served")
     return base
 
@@ -86,7 +86,7 @@ def _served(api: Api, group: str, ns: str) -> str:
 def _widget(group: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": f"{group}/v1",
-        "kind": "Widget",
+        "kind": "RuledWidget",
         "metadata": {"name": name},
         "spec": spec,
     }
@@ -104,7 +104,7 @@ def test_rules_refuse_with_message_and_path(api: Api, ns: str) -> None:
         ("spec", 'Invalid value: "object": replicas must be at least minReplicas'),
         ("spec.name", 'Invalid value: "string": failed rule: self.size() <= 10'),
     }
-    assert body["message"].startswith(f'Widget.{group} "w" is invalid: [')
+    assert body["message"].startswith(f'RuledWidget.{group} "w" is invalid: [')
     assert api.get(f"{base}/w").status == 404  # nothing written
     reply = api.post(base, _widget(group, "big", {"replicas": 1, "limits": {"memory": "2Gi"}}))
     assert reply.status == 422
@@ -149,7 +149,7 @@ def test_defaults_appear_on_create_and_read(api: Api, kubectl: Kubectl, ns: str)
     }
     assert created.json["spec"] == expected
     assert api.get(f"{base}/w").json["spec"] == expected
-    out = kubectl("get", f"widgets.{group}", "w", "-n", ns, "-o", "json").stdout
+    out = kubectl("get", f"ruledwidgets.{group}", "w", "-n", ns, "-o", "json").stdout
     assert json.loads(out)["spec"] == expected
 
 
@@ -177,7 +177,7 @@ def test_rule_that_does_not_compile_refuses_the_crd(api: Api) -> None:
         "compilation failed: ERROR: <input>:1:4: undefined field 'namespace'\n"
         " | has(self.namespace)\n | ...^"
     )
-    assert api.get(f"{CRDS}/widgets.{group}").status == 404
+    assert api.get(f"{CRDS}/ruledwidgets.{group}").status == 404
 
 
 def test_conversion_webhook_is_refused_not_faked(api: Api) -> None:
@@ -229,11 +229,11 @@ def test_deprecated_version_warns_and_list_types_are_checked(api: Api, ns: str) 
         {**v1, "name": "v2"},
     ]
     assert api.post(CRDS, crd).status == 201
-    base = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+    base = f"/apis/{group}/v1/namespaces/{ns}/ruledwidgets"
     reply = wait_for(lambda: (r := api.get(base)).status == 200 and r, what="the CRD served")
     assert (
         reply.headers["warning"]
-        == f'299 - "{group}/v1 Widget is deprecated; use {group}/v2 Widget"'
+        == f'299 - "{group}/v1 RuledWidget is deprecated; use {group}/v2 RuledWidget"'
     )
     body = _widget(group, "w", {"tags": ["a", "a"], "ports": [{"name": "x"}, {"name": "x"}]})
     reply = api.post(base, body)
@@ -242,4 +242,4 @@ def test_deprecated_version_warns_and_list_types_are_checked(api: Api, ns: str) 
         ("spec.tags[1]", 'Duplicate value: "a"'),
         ("spec.ports[1]", 'Duplicate value: map[string]interface {}{"name":"x"}'),
     ]
-    assert "warning" not in api.get(f"/apis/{group}/v2/namespaces/{ns}/widgets").headers
+    assert "warning" not in api.get(f"/apis/{group}/v2/namespaces/{ns}/ruledwidgets").headers
