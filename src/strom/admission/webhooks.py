@@ -33,6 +33,7 @@ from strom.user import user_info_dict
 
 from .webhook_client import CallError, Target, post
 from .webhook_rules import Webhook, compile_webhook
+from .webhook_target import TargetError, resolve_target
 
 __all__ = ["Observer", "WebhookDispatcher", "render_object"]
 
@@ -44,9 +45,6 @@ VALIDATING = next(
     t for t in BUILTIN if t.group == _GROUP and t.kind == "ValidatingWebhookConfiguration"
 )
 _NAMESPACES = next(t for t in BUILTIN if t.group == "" and t.plural == "namespaces")
-_SERVICES = next(t for t in BUILTIN if t.group == "" and t.plural == "services")
-_ENDPOINT_SLICES = next(t for t in BUILTIN if t.plural == "endpointslices")
-_ENDPOINTS = next(t for t in BUILTIN if t.group == "" and t.plural == "endpoints")
 
 # (webhook name, "admit" | "validating", operation, rejected, seconds)
 Observer = Callable[[str, str, str, bool, float], None]
@@ -304,93 +302,12 @@ class WebhookDispatcher:
         return _checked_response(answer, uid, mutating=hook.mutating)
 
     def _target(self, hook: Webhook) -> Target:
-        timeout = f"timeout={hook.timeout_seconds}s"
-        if hook.url:
-            import urllib.parse
-
-            parts = urllib.parse.urlsplit(hook.url)
-            query = f"{parts.query}&{timeout}" if parts.query else timeout
-            url = urllib.parse.urlunsplit(parts._replace(query=query))
-            host = parts.hostname or ""
-            return Target(url, host, parts.port or 443, host, hook.ca_bundle)
-        service = hook.service or {}
-        namespace, name = str(service.get("namespace") or ""), str(service.get("name") or "")
-        port = int(service.get("port") or 443)
-        path = str(service.get("path") or "/")
-        server_name = f"{name}.{namespace}.svc"
-        url = f"https://{server_name}:{port}{path}?{timeout}"
-        host, target_port = self._endpoint(namespace, name, port, url)
-        return Target(url, host, target_port, server_name, hook.ca_bundle)
-
-    def _endpoint(self, namespace: str, name: str, port: int, url: str) -> tuple[str, int]:
-        """An address behind the Service (its EndpointSlices, else its Endpoints)."""
-        services = self.cache.state(_SERVICES.key_prefix)
-        svc = services.get(_SERVICES.key(namespace, name)) if services is not None else None
-        if svc is None:
-            raise _CallFailed(
-                f'failed to call webhook: Post "{url}": service "{namespace}/{name}" not found'
+        try:
+            return resolve_target(
+                self.cache, hook.url, hook.service, hook.ca_bundle, hook.timeout_seconds
             )
-        port_name, target = "", port
-        for entry in (svc.obj.get("spec") or {}).get("ports") or ():
-            if int(entry.get("port") or 0) == port:
-                port_name = str(entry.get("name") or "")
-                target_port = entry.get("targetPort", port)
-                target = target_port if isinstance(target_port, int) else port
-                break
-        found = self._from_slices(namespace, name, port_name) or self._from_endpoints(
-            namespace, name, port_name
-        )
-        if found is None:
-            raise _CallFailed(
-                f'failed to call webhook: Post "{url}": no endpoints available for service'
-                f' "{namespace}/{name}"'
-            )
-        address, endpoint_port = found
-        return address, endpoint_port or target
-
-    def _from_slices(self, namespace: str, name: str, port_name: str) -> tuple[str, int] | None:
-        state = self.cache.state(_ENDPOINT_SLICES.key_prefix)
-        if state is None:
-            return None
-        for entry in state.entries.values():
-            meta = entry.obj.get("metadata") or {}
-            if meta.get("namespace") != namespace:
-                continue
-            if (meta.get("labels") or {}).get("kubernetes.io/service-name") != name:
-                continue
-            port = next(
-                (
-                    int(p.get("port") or 0)
-                    for p in entry.obj.get("ports") or ()
-                    if (p.get("name") or "") == port_name
-                ),
-                0,
-            )
-            for endpoint in entry.obj.get("endpoints") or ():
-                if (endpoint.get("conditions") or {}).get("ready") is False:
-                    continue
-                for address in endpoint.get("addresses") or ():
-                    return str(address), port
-        return None
-
-    def _from_endpoints(self, namespace: str, name: str, port_name: str) -> tuple[str, int] | None:
-        state = self.cache.state(_ENDPOINTS.key_prefix)
-        entry = state.get(_ENDPOINTS.key(namespace, name)) if state is not None else None
-        if entry is None:
-            return None
-        for subset in entry.obj.get("subsets") or ():
-            port = next(
-                (
-                    int(p.get("port") or 0)
-                    for p in subset.get("ports") or ()
-                    if (p.get("name") or "") == port_name
-                ),
-                0,
-            )
-            for address in subset.get("addresses") or ():
-                if address.get("ip"):
-                    return str(address["ip"]), port
-        return None
+        except TargetError as exc:
+            raise _CallFailed(f"failed to call webhook: {exc}") from exc
 
 
 def _checked_response(answer: Any, uid: str, *, mutating: bool) -> dict[str, Any]:
