@@ -180,30 +180,6 @@ def test_rule_that_does_not_compile_refuses_the_crd(api: Api) -> None:
     assert api.get(f"{CRDS}/ruledwidgets.{group}").status == 404
 
 
-def test_conversion_webhook_is_refused_not_faked(api: Api) -> None:
-    group = f"w{uuid.uuid4().hex[:6]}.example.org"
-    crd = _crd(group, {"type": "object"})
-    v1 = crd["spec"]["versions"][0]
-    crd["spec"]["versions"] = [v1, {**v1, "name": "v2", "storage": False}]
-    crd["spec"]["conversion"] = {
-        "strategy": "Webhook",
-        "webhook": {
-            "clientConfig": {"url": "https://127.0.0.1:1/convert"},
-            "conversionReviewVersions": ["v1"],
-        },
-    }
-    reply = api.post(CRDS, crd)
-    assert reply.status == 422, reply.body
-    assert reply.json["details"]["causes"] == [
-        {
-            "reason": "FieldValueNotSupported",
-            "message": 'Unsupported value: "Webhook": supported values: "None" (strom does not'
-            " call conversion webhooks yet)",
-            "field": "spec.conversion.strategy",
-        }
-    ]
-
-
 def test_deprecated_version_warns_and_list_types_are_checked(api: Api, ns: str) -> None:
     group = f"v{uuid.uuid4().hex[:6]}.example.org"
     spec = {

@@ -118,7 +118,38 @@ class WebhookServer:
         self._thread.join(timeout=5)
         self._dir.cleanup()
 
+    def _convert(self, review: dict[str, Any]) -> bytes:
+        """ConversionReview for Endpoints-style CRDs: v1 `spec.host` + `spec.port`, v2
+        `spec.endpoint` ("host:port")."""
+        request = review["request"]
+        desired = request["desiredAPIVersion"]
+        converted = []
+        for obj in request["objects"]:
+            out = dict(obj, apiVersion=desired)
+            spec = dict(obj.get("spec") or {})
+            if desired.endswith("/v2") and "host" in spec:
+                spec = {"endpoint": f"{spec.pop('host')}:{spec.pop('port', 0)}", **spec}
+            elif desired.endswith("/v1") and "endpoint" in spec:
+                host, _, port = spec.pop("endpoint").partition(":")
+                spec = {"host": host, "port": int(port or 0), **spec}
+            out["spec"] = spec
+            converted.append(out)
+        response = {
+            "uid": request["uid"],
+            "convertedObjects": converted,
+            "result": {"status": "Success"},
+        }
+        return json.dumps(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "ConversionReview",
+                "response": response,
+            }
+        ).encode()
+
     def _answer(self, path: str, review: dict[str, Any]) -> bytes:
+        if review.get("kind") == "ConversionReview":
+            return self._convert(review)
         uid = review["request"]["uid"]
         response: dict[str, Any] = {"uid": uid, "allowed": True}
         if path == "/deny":

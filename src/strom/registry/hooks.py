@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from strom.registry.kinds import ResourceType
 from strom.user import UserInfo
 
-__all__ = ["Admission", "AdmissionRequest"]
+__all__ = ["Admission", "AdmissionRequest", "Converter"]
 
 
 @dataclass(slots=True)
@@ -35,6 +35,14 @@ class AdmissionRequest:
     options: dict[str, Any] | None = None  # CreateOptions / UpdateOptions / DeleteOptions
     warnings: list[str] = field(default_factory=list)  # for Warning headers
     annotations: dict[str, str] = field(default_factory=dict)  # for the request's audit event
+
+
+class Converter(Protocol):
+    async def convert(
+        self, rt: ResourceType, objects: list[dict[str, Any]], api_version: str
+    ) -> list[dict[str, Any]]:
+        """`objects` in `api_version` through `rt`'s CRD conversion webhook (objects already
+        in that version are returned as they are); raises a StatusError (500) on failure."""
 
 
 class Admission(Protocol):

@@ -50,6 +50,13 @@ class ResourceType:
     storage_version: str = ""
     # Set where a resource lives in another's storage (events.k8s.io/v1 Event in core events).
     storage_prefix: str = ""
+    # A CRD's spec.conversion.webhook when its strategy is Webhook: versions change through it.
+    conversion: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def webhook_converted(self) -> bool:
+        """Whether objects of this version are converted by a webhook (not the storage one)."""
+        return self.conversion is not None and self.version != self.storage_version
 
     @property
     def api_version(self) -> str:

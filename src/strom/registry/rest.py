@@ -24,7 +24,7 @@ from strom.registry.apply import FieldManager, TypedError, manager_name
 from strom.registry.apply.config import decode_apply_config, gvk_string
 from strom.registry.cluster_ips import ClusterIPAllocator
 from strom.registry.conversion import from_storage, storage_type, to_storage
-from strom.registry.hooks import Admission, AdmissionRequest
+from strom.registry.hooks import Admission, AdmissionRequest, Converter
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
 from strom.registry.node_ports import NodePortAllocator
@@ -162,6 +162,7 @@ class Registry:
         self.cluster_ips = cluster_ips or ClusterIPAllocator()
         self.guards: list[WriteGuard] = []
         self.admission: Admission | None = None  # the chain of strom.admission, if any
+        self.converter: Converter | None = None  # CRD conversion webhooks, if any
         self._strategies: dict[tuple[str, str, str], Strategy] = {}
 
     # --- helpers -------------------------------------------------------------------------
@@ -230,6 +231,22 @@ class Registry:
             obj["apiVersion"] = f"{rt.group}/{rt.storage_version or rt.version}"
             obj["kind"] = rt.kind
         return canonical(obj, with_type=custom)
+
+    async def in_version(self, rt: ResourceType, stored: dict[str, Any]) -> dict[str, Any]:
+        """A stored custom resource in `rt`'s version, through its conversion webhook
+        (other objects come back as they are: relabelling is their conversion)."""
+        if not rt.webhook_converted or self.converter is None:
+            return stored
+        return (await self.converter.convert(rt, [stored], rt.api_version))[0]
+
+    async def _store_form(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """`to_stored`, converting a webhook-converted version to the storage version."""
+        if not rt.webhook_converted or self.converter is None:
+            return self.to_stored(rt, obj)
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        storage = f"{rt.group}/{rt.storage_version}"
+        converted = await self.converter.convert(rt, [canonical(obj, with_type=True)], storage)
+        return canonical(converted[0], with_type=True)
 
     def _check_type(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         kind = obj.get("kind")
@@ -395,7 +412,7 @@ class Registry:
         request.obj, request.name = obj, name
         await self._validate_admission(request)
         warnings += request.warnings
-        stored = self.to_stored(rt, obj)
+        stored = await self._store_form(rt, obj)
         if opts.dry_run:
             if self.lookup(rt, meta.get("namespace", ""), name) is not None:
                 raise StatusError.already_exists(rt.plural, name, group=rt.group)
@@ -485,7 +502,7 @@ class Registry:
     ) -> WriteResult:
         """Write `obj` over `current`; `managed_fields` are an apply's (else the write is
         recorded as an Update by the writer, over what the client sent back)."""
-        old = current.obj
+        old = await self.in_version(rt, current.obj)
         old_meta = old.get("metadata") or {}
         request = AdmissionRequest(
             rt,
@@ -554,9 +571,9 @@ class Registry:
         request.obj = obj
         await self._validate_admission(request)
         warnings += request.warnings
-        stored = self.to_stored(rt, obj)
+        stored = await self._store_form(rt, obj)
         stored["metadata"]["resourceVersion"] = old_meta.get("resourceVersion", "")
-        if stored == old:  # a no-op update writes nothing, as in kube-apiserver
+        if stored == current.obj:  # a no-op update writes nothing, as in kube-apiserver
             return WriteResult(old, warnings=warnings)
         key = current.key
         finishing = bool(old_meta.get("deletionTimestamp")) and not stored["metadata"].get(
@@ -598,7 +615,7 @@ class Registry:
         fm = self.field_manager(rt, subresource)
         for attempt in range(_PATCH_RETRIES):
             current = self.get(rt, namespace, name)
-            original = self.render_obj(rt, current.obj)
+            original = self.render_obj(rt, await self.in_version(rt, current.obj))
             patched = apply_patch(
                 original=original,
                 patch_bytes=patch_bytes,
@@ -703,7 +720,7 @@ class Registry:
                 merged, managed, _ = self._run_apply(fm, None, config, opts)
                 merged.setdefault("metadata", {})["name"] = name
                 return await self.create(rt, namespace, merged, opts, managed_fields=managed)
-            live = self.render_obj(rt, current.obj)
+            live = self.render_obj(rt, await self.in_version(rt, current.obj))
             merged, managed, _ = self._run_apply(fm, live, config, opts)
             self._check_type(rt, merged)
             warnings = self._field_check(rt, merged, opts)

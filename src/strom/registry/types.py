@@ -112,6 +112,8 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
     group = spec.get("group", "")
     versions = spec.get("versions") or []
     storage = next((v.get("name", "") for v in versions if v.get("storage")), "")
+    conversion = spec.get("conversion") or {}
+    webhook = conversion.get("webhook") if conversion.get("strategy") == "Webhook" else None
     out = []
     for v in versions:
         if not v.get("served"):
@@ -131,6 +133,7 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 subresources=subresources,
                 crd=v,
                 storage_version=storage,
+                conversion=webhook if isinstance(webhook, dict) else None,
             )
         )
     return out

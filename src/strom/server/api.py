@@ -21,6 +21,7 @@ from strom import mediatypes as mt
 from strom import yamljson
 from strom.auth.reviews import access_review, rules_review, token_review
 from strom.auth.services import TOKEN_REQUEST, AuthServices
+from strom.cache.state import Entry
 from strom.errors import Cause, StatusError
 from strom.registry.apidocs.discovery import version_key
 from strom.registry.apply import validate_field_manager
@@ -209,17 +210,19 @@ class ResourceAPI:
         if "watch" not in rt.verbs:
             raise StatusError.method_not_allowed()
         opts = list_options(request, rt)
+        converter = self.registry.converter if rt.webhook_converted else None
         return await open_watch(
             request=request,
             rt=rt,
             namespace=rp.namespace,
             name=rp.name,
             cache=self.registry.cache,
-            encoder=self.encoder(rt),
+            encoder=_stored_as_is if converter is not None else self.encoder(rt),
             media=media,
             label=opts.label,
             field=opts.field,
             config=self.watch_config,
+            converter=converter,
         )
 
     # --- encoding ------------------------------------------------------------------------
@@ -388,6 +391,8 @@ class ResourceAPI:
                 cache=self.registry.cache,
                 store=self.registry.store,
             )
+            if rt.webhook_converted and page.items:
+                page = await self._converted_page(rt, page)
             return self._list_response(rt, request, page, media)
         if method == "POST":
             if "create" not in rt.verbs:
@@ -398,13 +403,30 @@ class ResourceAPI:
             if rt.plural == "customresourcedefinitions" and not wopts.dry_run:
                 await self._wait_crd_served(result.obj)
             return self._object_response(
-                rt, request, result.obj, media, status=201, warnings=result.warnings
+                rt,
+                request,
+                await self.registry.in_version(rt, result.obj),
+                media,
+                status=201,
+                warnings=result.warnings,
             )
         if method == "DELETE":
             if "deletecollection" not in rt.verbs:
                 raise StatusError.method_not_allowed()
             return await self._delete_collection(request, rp, rt, media, user)
         raise StatusError.method_not_allowed()
+
+    async def _converted_page(self, rt: ResourceType, page: ListPage) -> ListPage:
+        """A page of stored custom resources in the requested version (one webhook call)."""
+        assert self.registry.converter is not None
+        objects = await self.registry.converter.convert(
+            rt, [e.obj for e in page.items], rt.api_version
+        )
+        items = [
+            Entry(e.key, e.rev, orjson.dumps(obj), obj)
+            for e, obj in zip(page.items, objects, strict=True)
+        ]
+        return dataclasses.replace(page, items=items)
 
     async def _wait_crd_served(self, crd: dict[str, Any]) -> None:
         """Answer a CRD create only once its resource is served (no 404/429 window)."""
@@ -451,6 +473,9 @@ class ResourceAPI:
             if not request.param("resourceVersion"):
                 await self.registry.cache.sync()  # consistent read (other replicas' writes)
             entry = self.registry.get(rt, rp.namespace, rp.name)
+            if rt.webhook_converted:
+                converted = await self.registry.in_version(rt, entry.obj)
+                return self._object_response(rt, request, converted, media)
             if media.table or media.partial_metadata:
                 return self._object_response(rt, request, entry.obj, media)
             return raw_response(self.object_bytes(rt, entry.value), request, media=media)
@@ -464,7 +489,7 @@ class ResourceAPI:
                 write_options(request, user),
                 subresource=rp.subresource,
             )
-            return self._write_response(rt, request, result, media)
+            return await self._write_response(rt, request, result, media)
         if method == "PATCH":
             content_type = self._patch_type(request)
             result = await self.registry.patch(
@@ -476,23 +501,24 @@ class ResourceAPI:
                 write_options(request, user),
                 subresource=rp.subresource,
             )
-            return self._write_response(rt, request, result, media)
+            return await self._write_response(rt, request, result, media)
         if method == "DELETE":
             if rp.subresource:
                 raise StatusError.method_not_allowed()
             opts = self._delete_options(request, rt, user)
             result = await self.registry.delete(rt, rp.namespace, rp.name, opts)
+            result.obj = await self.registry.in_version(rt, result.obj)
             return self._delete_response(rt, request, result, media)
         raise StatusError.method_not_allowed()
 
-    def _write_response(
+    async def _write_response(
         self, rt: ResourceType, request: Request, result: WriteResult, media: MediaType
     ) -> Response:
         """A PUT's or PATCH's answer: the object, 201 when the write created it."""
         return self._object_response(
             rt,
             request,
-            result.obj,
+            await self.registry.in_version(rt, result.obj),
             media,
             status=201 if result.created else 200,
             warnings=result.warnings,
@@ -697,6 +723,11 @@ def rt_delete_options(rt: ResourceType) -> ResourceType:
         singular="",
         namespaced=False,
     )
+
+
+def _stored_as_is(value: bytes) -> bytes:
+    """The encoder of a webhook-converted watch: the converter rewrites the objects."""
+    return value
 
 
 def _escape(text: str) -> str:

@@ -23,6 +23,7 @@ import orjson
 
 from strom import __version__
 from strom.admission import AdmissionChain
+from strom.admission.crd_conversion import WebhookConverter
 from strom.audit import Auditor, RequestAudit, set_audit_id
 from strom.auth.authn import Authenticator
 from strom.auth.authz import Attributes, Authorizer, Decision, forbidden_error
@@ -99,6 +100,7 @@ class App:
         api.registry.admission = AdmissionChain(
             api.registry.cache, types, observe=self.metrics.observe_webhook
         )
+        api.registry.converter = WebhookConverter(api.registry.cache)
         if audit is not None:
             self.metrics.registry.register(audit.collector())
         self.server_address = "127.0.0.1:6443"  # set by the runner once the port is known

@@ -26,6 +26,7 @@ import orjson
 from strom.cache.state import History, ResourceState, StateCache
 from strom.cache.watchers import Encoder, Watcher
 from strom.errors import Cause, StatusError
+from strom.registry.hooks import Converter
 from strom.registry.kinds import ResourceType
 from strom.registry.listing import parse_rv
 from strom.registry.tables import to_table
@@ -37,6 +38,7 @@ from strom.server.responses import (
     partial_object_metadata,
     watch_error_event,
 )
+from strom.server.watch_conversion import ConvertingConnection
 
 __all__ = ["WatchConfig", "WatchOptions", "open_watch"]
 
@@ -163,6 +165,7 @@ class _WatchStream:
     __slots__ = (
         "cache",
         "config",
+        "converter",
         "custom_frame",
         "encoder",
         "initial",
@@ -186,8 +189,10 @@ class _WatchStream:
         config: WatchConfig,
         initial: bool,
         start_rev: int,
+        converter: Converter | None = None,
     ) -> None:
         self.rt = rt
+        self.converter = converter
         self.state = state
         self.cache = cache
         self.opts = opts
@@ -203,9 +208,15 @@ class _WatchStream:
             return self.custom_frame(b"ADDED", obj)
         return b'{"type":"ADDED","object":%s}\n' % self.encoder(obj_value)
 
-    async def run(self, conn: Connection) -> None:
+    async def run(self, connection: Connection) -> None:
         loop = asyncio.get_running_loop()
         rt = self.rt
+        conn: Any = connection
+        converting: ConvertingConnection | None = None
+        if self.converter is not None:
+            converting = conn = ConvertingConnection(
+                connection, self.converter, rt, stop=lambda reason: watcher.stop(reason)
+            )
         watcher = Watcher(
             sink=conn,
             key_prefix=rt.prefix_for(self.namespace),
@@ -258,8 +269,10 @@ class _WatchStream:
                 t.cancel()
             self.state.watchers.remove(watcher)
             watcher.stop("ended")
+            if converting is not None:
+                await converting.close()
 
-    async def _write_all(self, conn: Connection, frames: Iterable[bytes]) -> None:
+    async def _write_all(self, conn: Any, frames: Iterable[bytes]) -> None:
         """Write frames in chunks of ~64 KiB, waiting for the client between them."""
         batch: list[bytes] = []
         size = 0
@@ -303,7 +316,10 @@ async def open_watch(
     label: LabelSelector,
     field: FieldSelector,
     config: WatchConfig,
+    converter: Converter | None = None,
 ) -> StreamingResponse:
+    """A watch; `converter` is given for a version whose CRD converts through a webhook
+    (`encoder` then leaves the stored bytes as they are)."""
     if name:
         field = parse_field_selector(
             ",".join(p for p in (f"metadata.name={name}", str(field)) if p),
@@ -356,5 +372,6 @@ async def open_watch(
         config=config,
         initial=initial,
         start_rev=rev,
+        converter=converter,
     )
     return StreamingResponse(stream.run, content_type=content_type, headers=headers)

@@ -25,6 +25,7 @@ __all__ = [
     "DELIVERED_SUBRESOURCES",
     "validate_admission_policy",
     "validate_admission_policy_binding",
+    "validate_client_config",
     "validate_webhook_configuration",
 ]
 
@@ -92,7 +93,7 @@ def _validate_rule(rule: Mapping[str, Any], path: str) -> list[Cause]:
     return causes
 
 
-def _validate_client(client: Mapping[str, Any], path: str) -> list[Cause]:
+def validate_client_config(client: Mapping[str, Any], path: str) -> list[Cause]:
     url, service = client.get("url"), client.get("service")
     if (url is None) == (service is None):
         return [fe.required(path, "exactly one of url or service is required")]
@@ -229,7 +230,7 @@ def _validate_webhook(hook: Mapping[str, Any], path: str, *, mutating: bool) -> 
                     "must include at least one of v1, v1beta1",
                 )
             )
-    causes += _validate_client(as_map(hook.get("clientConfig")), f"{path}.clientConfig")
+    causes += validate_client_config(as_map(hook.get("clientConfig")), f"{path}.clientConfig")
     for key in ("namespaceSelector", "objectSelector"):
         if isinstance(hook.get(key), Mapping):
             causes += validate_label_selector(hook[key], f"{path}.{key}")

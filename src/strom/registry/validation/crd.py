@@ -1,8 +1,8 @@
 """CustomResourceDefinition rules (apiextensions-apiserver .../apiextensions/validation).
 
 Covers the spec (group, names, scope, versions, schemas required) and the structural-schema
-checks most CRDs trip over, compiles the CEL rules (`x-kubernetes-validations`), and refuses
-conversion webhooks, which strom does not call.
+checks most CRDs trip over, compiles the CEL rules (`x-kubernetes-validations`), and checks
+the conversion webhook's configuration.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from strom.errors import Cause
 
 from . import fielderrors as fe
+from .admissionregistration import validate_client_config
 from .cel_rules import check_rules
 from .formats import is_dns1035_label, is_dns1123_subdomain
 from .meta import (
@@ -205,28 +206,45 @@ def _defaulted_names(names: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validate_conversion(spec: Mapping[str, Any]) -> list[Cause]:
-    """kube's strategy rules; `Webhook` is refused: strom does not call conversion webhooks
-    yet, and serving other versions by relabelling would say yes to what kube converts."""
+    """kube's conversion rules (paths as its internal type names them:
+    `webhookClientConfig`, `conversionReviewVersions`); strom speaks ConversionReview v1."""
     conversion = as_map(spec.get("conversion"))
     strategy = conversion.get("strategy") or "None"
-    if strategy == "Webhook":
-        return [
-            Cause(
-                "FieldValueNotSupported",
-                'Unsupported value: "Webhook": supported values: "None" (strom does not call'
-                " conversion webhooks yet)",
-                "spec.conversion.strategy",
-            )
-        ]
-    if strategy != "None":
+    webhook = conversion.get("webhook")
+    if strategy not in ("None", "Webhook"):
         return [fe.not_supported("spec.conversion.strategy", strategy, ("None", "Webhook"))]
-    if conversion.get("webhook") is not None:
-        return [
-            fe.forbidden(
-                "spec.conversion.webhook", "should not be set when strategy is not set to Webhook"
+    if strategy == "None":
+        if isinstance(webhook, Mapping) and webhook.get("clientConfig") is not None:
+            return [
+                fe.forbidden(
+                    "spec.conversion.webhookClientConfig",
+                    "should not be set when strategy is not set to Webhook",
+                )
+            ]
+        return []
+    webhook = as_map(webhook)
+    causes: list[Cause] = []
+    client = webhook.get("clientConfig")
+    if not isinstance(client, Mapping):
+        causes.append(
+            fe.required(
+                "spec.conversion.webhookClientConfig", "required when strategy is set to Webhook"
             )
-        ]
-    return []
+        )
+    else:
+        causes += validate_client_config(client, "spec.conversion.webhookClientConfig")
+    versions = [str(v) for v in as_list(webhook.get("conversionReviewVersions"))]
+    path = "spec.conversion.conversionReviewVersions"
+    if not versions:
+        causes.append(fe.required(path, "must specify one of v1, v1beta1"))
+    elif "v1" not in versions:
+        detail = (
+            "strom sends apiextensions.k8s.io/v1 only: must include v1"
+            if "v1beta1" in versions
+            else "must include at least one of v1, v1beta1"
+        )
+        causes.append(fe.invalid(path, versions, detail))
+    return causes
 
 
 def _validate_spec(spec: Mapping[str, Any]) -> list[Cause]:
