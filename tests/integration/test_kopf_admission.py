@@ -110,9 +110,13 @@ def _widget(name: str, size: int) -> dict[str, Any]:
 
 def test_kopf_webhooks_take_effect(api: Api, ns: str, operator: str) -> None:
     admission = "/apis/admissionregistration.k8s.io/v1"
+    def configured(kind: str) -> bool:
+        reply = api.get(f"{admission}/{kind}/{operator}")
+        return reply.status == 200 and bool(reply.json.get("webhooks"))
+
     wait_for(
-        lambda: api.get(f"{admission}/validatingwebhookconfigurations/{operator}").status == 200
-        and api.get(f"{admission}/mutatingwebhookconfigurations/{operator}").status == 200,
+        lambda: configured("validatingwebhookconfigurations")
+        and configured("mutatingwebhookconfigurations"),
         what="kopf to write its webhook configurations",
         timeout=30,
     )
