@@ -9,11 +9,13 @@ from __future__ import annotations
 import concurrent.futures
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import Api, wait_for
+from .test_audit import ADMIN_TOKEN, Factory, audited_server, complete
 from .webhook_server import WebhookServer
 
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
@@ -262,3 +264,17 @@ def test_configuration_validation(api: Api) -> None:
         "webhooks[0].timeoutSeconds",
         "webhooks[0].clientConfig.url",
     ]
+
+
+def test_webhook_audit_annotations_reach_the_audit_log(
+    strom_server_factory: Factory, tmp_path: Path, webhook: WebhookServer
+) -> None:
+    server, log = audited_server(strom_server_factory, tmp_path, "- level: Metadata\n")
+    api = Api(server, token=ADMIN_TOKEN)
+    ns = f"t-{uuid.uuid4().hex[:8]}"
+    assert api.post("/api/v1/namespaces", {"metadata": {"name": ns}}).status == 201
+    _configure(api, "MutatingWebhookConfiguration", [_hook(webhook, "/mutate", ns)])
+    reply = api.post(f"/api/v1/namespaces/{ns}/configmaps", _cm("audited"))
+    assert reply.status == 201, reply.body
+    event = complete(log, reply.headers["audit-id"])
+    assert event["annotations"]["mutate.hooks.example.org/labelled"] == "mutated=yes"

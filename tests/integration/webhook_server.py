@@ -170,6 +170,7 @@ class WebhookServer:
                 [{"op": "add", "path": "/metadata/labels", "value": {"mutated": "yes"}}]
             )
             response["warnings"] = ["labelled by the test webhook"]
+            response["auditAnnotations"] = {"labelled": "mutated=yes"}
         elif path == "/garbage":
             return b"this is not json"
         elif path == "/wrong-uid":

@@ -155,8 +155,6 @@ class WebhookDispatcher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-            if result is not None:
-                request.warnings += result.get("warnings") or []
 
     # --- one call ---------------------------------------------------------------------------
     async def _mutate_once(self, hook: Webhook, request: AdmissionRequest) -> bool:
@@ -164,7 +162,6 @@ class WebhookDispatcher:
         response = await self._call_checked(hook, request)
         if response is None:
             return False
-        request.warnings += response.get("warnings") or []
         patch = response.get("patch")
         if not patch or request.obj is None:
             return False
@@ -207,6 +204,7 @@ class WebhookDispatcher:
                     return None
                 rejected = True
                 raise StatusError.internal(f'failed calling webhook "{hook.name}": {exc}') from exc
+            _record(hook, request, response)
             if response.get("allowed") is not True:
                 rejected = True
                 raise _denied(hook, request, response.get("status") or {})
@@ -308,6 +306,17 @@ class WebhookDispatcher:
             )
         except TargetError as exc:
             raise _CallFailed(f"failed to call webhook: {exc}") from exc
+
+
+def _record(hook: Webhook, request: AdmissionRequest, response: Mapping[str, Any]) -> None:
+    """The answer's warnings (Warning headers) and audit annotations (as
+    `<webhook name>/<key>` on the request's audit event), allowed or not."""
+    request.warnings += response.get("warnings") or []
+    annotations = response.get("auditAnnotations")
+    if isinstance(annotations, dict):
+        for key, value in annotations.items():
+            if isinstance(key, str) and isinstance(value, str):
+                request.annotations[f"{hook.name}/{key}"] = value
 
 
 def _checked_response(answer: Any, uid: str, *, mutating: bool) -> dict[str, Any]:
