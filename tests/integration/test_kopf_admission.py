@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from strom.testing.certs import self_signed
 from strom.testing.server import StromServer
 
 from .conftest import Api, wait_for
-from .webhook_server import issue_certificates
 
 OPERATOR = Path(__file__).parent / "operators" / "admission_operator.py"
 GROUP = "strom.example.com"
@@ -64,17 +64,15 @@ def operator(server: StromServer, api: Api, ns: str, tmp_path: Path) -> Iterator
         lambda: api.get(f"/apis/{GROUP}/v1/namespaces/{ns}/gatedwidgets").status == 200,
         what="the CRD served",
     )
-    ca, cert, key = issue_certificates([])
-    for name, data in (("ca.crt", ca), ("tls.crt", cert), ("tls.key", key)):
-        (tmp_path / name).write_bytes(data)
+    cert, key = self_signed(tmp_path, "kopf-webhook")
     managed = f"gates-{uuid.uuid4().hex[:6]}.strom.example.com"
     env = {
         **os.environ,
         "KUBECONFIG": str(server.kubeconfig),
         "WEBHOOK_PORT": str(_free_port()),
-        "WEBHOOK_CERT": str(tmp_path / "tls.crt"),
-        "WEBHOOK_KEY": str(tmp_path / "tls.key"),
-        "WEBHOOK_CA": str(tmp_path / "ca.crt"),
+        "WEBHOOK_CERT": str(cert),
+        "WEBHOOK_KEY": str(key),
+        "WEBHOOK_CA": str(cert),  # self-signed: its own CA
         "WEBHOOK_MANAGED": managed,
     }
     log = (tmp_path / "kopf.log").open("w")

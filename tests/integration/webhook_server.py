@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
-import ipaddress
 import json
 import ssl
 import tempfile
@@ -19,64 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from strom.testing.certs import self_signed
 
-__all__ = ["WebhookServer", "issue_certificates"]
-
-
-def issue_certificates(names: list[str]) -> tuple[bytes, bytes, bytes]:
-    """A CA, and a serving certificate for 127.0.0.1 and `names`: (ca, cert, key) PEM."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook-test-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    alt: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    alt += [x509.DNSName(n) for n in names]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=2))
-        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    return (
-        ca.public_bytes(pem),
-        cert.public_bytes(pem),
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-    )
+__all__ = ["WebhookServer"]
 
 
 def _patch(operations: list[dict[str, Any]]) -> str:
@@ -85,13 +28,13 @@ def _patch(operations: list[dict[str, Any]]) -> str:
 
 class WebhookServer:
     def __init__(self, dns_names: list[str] | None = None) -> None:
-        self.ca_pem, cert, key = issue_certificates(dns_names or [])
         self.reviews: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._dir = tempfile.TemporaryDirectory()
-        cert_file, key_file = Path(self._dir.name, "tls.crt"), Path(self._dir.name, "tls.key")
-        cert_file.write_bytes(cert)
-        key_file.write_bytes(key)
+        cert_file, key_file = self_signed(
+            Path(self._dir.name), "webhook", dns_names=tuple(dns_names or ())
+        )
+        self.ca_pem = cert_file.read_bytes()  # self-signed: the certificate is its own CA
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert_file, key_file)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())

@@ -11,18 +11,15 @@ taken from the answer, the rest of the metadata stays the original's. A failure 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
-
-import orjson
 
 from strom.cache.state import StateCache
 from strom.errors import StatusError
 from strom.registry.kinds import ResourceType
 from strom.uids import random_uuid
 
-from .webhook_client import CallError, post
+from .webhook_client import CallError, decode_ca_bundle, post_json
 from .webhook_target import TargetError, resolve_target
 
 __all__ = ["WebhookConverter"]
@@ -72,11 +69,7 @@ class WebhookConverter:
         self, webhook: Mapping[str, Any], objects: list[dict[str, Any]], api_version: str
     ) -> list[Any]:
         client = webhook.get("clientConfig") or {}
-        ca = client.get("caBundle") or ""
-        try:
-            ca_bundle = base64.b64decode(ca) if ca else b""
-        except ValueError:
-            ca_bundle = b""
+        ca_bundle = decode_ca_bundle(client.get("caBundle"))
         try:
             target = resolve_target(
                 self.cache,
@@ -94,18 +87,9 @@ class WebhookConverter:
             "request": {"uid": uid, "desiredAPIVersion": api_version, "objects": objects},
         }
         try:
-            status, raw = await post(target, orjson.dumps(review), float(_TIMEOUT_SECONDS))
+            answer = await post_json(target, review, float(_TIMEOUT_SECONDS))
         except CallError as exc:
             raise _Failed(str(exc)) from exc
-        if status < 200 or status > 299:
-            raise _Failed(
-                f"the server responded with the status code {status} but did not return more"
-                " information"
-            )
-        try:
-            answer = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise _Failed(f"invalid JSON in response: {exc}") from exc
         response = answer.get("response") if isinstance(answer, dict) else None
         if not isinstance(response, dict):
             raise _Failed("conversion webhook response was absent")

@@ -10,6 +10,8 @@ refused`, `context deadline exceeded`), since users grep for those.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import ssl
 import urllib.parse
@@ -17,8 +19,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import httptools
+import orjson
 
-__all__ = ["MAX_RESPONSE_BYTES", "CallError", "Target", "post"]
+__all__ = ["MAX_RESPONSE_BYTES", "CallError", "Target", "decode_ca_bundle", "post", "post_json"]
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # an AdmissionReview holds at most two 3 MiB objects
 _CONTEXTS_MAX = 64
@@ -38,6 +41,17 @@ class Target:
     port: int
     server_name: str  # TLS server name to verify (the URL's host, or name.ns.svc)
     ca_bundle: bytes  # PEM; empty: the system's roots
+
+
+def decode_ca_bundle(value: object) -> bytes:
+    """A clientConfig's caBundle (base64 of PEM); empty when absent or not base64 (the
+    system's roots then apply, as validation lets nothing else through)."""
+    if not isinstance(value, str) or not value:
+        return b""
+    try:
+        return base64.b64decode(value)
+    except (ValueError, binascii.Error):
+        return b""
 
 
 def _context(ca_bundle: bytes) -> ssl.SSLContext:
@@ -151,3 +165,18 @@ async def _exchange(target: Target, body: bytes, limit: int) -> tuple[int, bytes
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()
+
+
+async def post_json(target: Target, payload: object, timeout: float) -> object:
+    """POST `payload` as JSON; the decoded JSON answer of a 2xx response. Anything else is a
+    CallError worded as kube's webhook client words it."""
+    status, raw = await post(target, orjson.dumps(payload), timeout)
+    if status < 200 or status > 299:
+        raise CallError(
+            f"the server responded with the status code {status} but did not return more"
+            " information"
+        )
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CallError(f"invalid JSON in response: {exc}") from exc

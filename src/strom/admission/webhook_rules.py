@@ -10,11 +10,11 @@ default) also matches another served version of the same resource.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from strom.admission.webhook_client import decode_ca_bundle
 from strom.cel import CompileError, Program, compile_expression
 from strom.registry.hooks import AdmissionRequest
 from strom.selectors import LabelSelector, label_selector_from_object
@@ -181,11 +181,7 @@ def compile_condition(raw: Mapping[str, Any]) -> Condition:
 def compile_webhook(raw: Mapping[str, Any], configuration: str, *, mutating: bool) -> Webhook:
     """A stored (validated, defaulted) webhook entry, compiled."""
     client = raw.get("clientConfig") or {}
-    ca = client.get("caBundle") or ""
-    try:
-        ca_bundle = base64.b64decode(ca) if ca else b""
-    except ValueError:
-        ca_bundle = b""
+    ca_bundle = decode_ca_bundle(client.get("caBundle"))
     conditions = []
     for item in raw.get("matchConditions") or ():
         try:

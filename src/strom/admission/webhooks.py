@@ -31,7 +31,7 @@ from strom.registry.kinds import BUILTIN, ResourceType
 from strom.uids import random_uuid
 from strom.user import user_info_dict
 
-from .webhook_client import CallError, Target, post
+from .webhook_client import CallError, Target, post_json
 from .webhook_rules import Webhook, compile_webhook
 from .webhook_target import TargetError, resolve_target
 
@@ -285,18 +285,9 @@ class WebhookDispatcher:
         }
         target = self._target(hook)
         try:
-            status, raw = await post(target, orjson.dumps(review), float(hook.timeout_seconds))
+            answer = await post_json(target, review, float(hook.timeout_seconds))
         except CallError as exc:
             raise _CallFailed(f"failed to call webhook: {exc}") from exc
-        if status < 200 or status > 299:
-            raise _CallFailed(
-                f"failed to call webhook: the server responded with the status code {status}"
-                " but did not return more information"
-            )
-        try:
-            answer = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise _CallFailed(f"failed to call webhook: invalid JSON in response: {exc}") from exc
         return _checked_response(answer, uid, mutating=hook.mutating)
 
     def _target(self, hook: Webhook) -> Target:

@@ -15,10 +15,16 @@ __all__ = ["self_signed"]
 
 
 def self_signed(
-    directory: Path, name: str, *, rsa_key: bool = False, days: int = 1
+    directory: Path,
+    name: str,
+    *,
+    rsa_key: bool = False,
+    days: int = 1,
+    dns_names: tuple[str, ...] = (),
 ) -> tuple[Path, Path]:
-    """`<name>.crt`/`<name>.key` in `directory`: CN `name`, SAN 127.0.0.1, usable as its own
-    CA. RSA 2048 with `rsa_key` (servers meant to allow RSA key exchange), else ECDSA P-256."""
+    """`<name>.crt`/`<name>.key` in `directory`: CN `name`, SAN 127.0.0.1 (and `dns_names`),
+    usable as its own CA. RSA 2048 with `rsa_key` (servers meant to allow RSA key exchange),
+    else ECDSA P-256."""
     key = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if rsa_key
@@ -36,7 +42,12 @@ def self_signed(
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    *(x509.DNSName(n) for n in dns_names),
+                ]
+            ),
             critical=False,
         )
         .sign(key, hashes.SHA256())
