@@ -505,3 +505,50 @@ def test_timeout_seconds_zero_means_the_default(
     events = w.wait_events(initial + 1)
     assert ("ADDED", "later") in types_names(events)
     assert not w.done.is_set()  # still open: a zero timeout would have ended it at once
+
+
+def test_metrics_parse_and_carry_kubes_names(api: Api, ns: str) -> None:
+    """/metrics as prometheus-client's own parser reads it, with the families kube users
+    chart: process and Python, stored objects, in-flight requests, storage latency, the SLI."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    assert api.post(base, cm("metered")).status == 201
+    assert api.get(f"{base}/metered").status == 200
+    families = {
+        f.name: f for f in text_string_to_metric_families(api.get("/metrics").body.decode())
+    }
+    for name in (
+        "process_cpu_seconds",
+        "process_resident_memory_bytes",
+        "python_gc_collections",
+        "python_info",
+        "apiserver_storage_objects",
+        "apiserver_current_inflight_requests",
+        "apiserver_watch_cache_events_dispatched",
+        "apiserver_terminated_watchers",
+        "apiserver_request_sli_duration_seconds",
+        "etcd_request_duration_seconds",
+        "apiserver_request",
+    ):
+        assert name in families, name
+
+    def value(family: str, suffix: str = "", **labels: str) -> float:
+        for sample in families[family].samples:
+            if sample.name == family + suffix and all(
+                sample.labels.get(k) == v for k, v in labels.items()
+            ):
+                return float(sample.value)
+        raise AssertionError(f"no {family}{suffix} sample with {labels}")
+
+    assert value("apiserver_storage_objects", resource="configmaps") >= 1
+    assert value("apiserver_storage_objects", resource="namespaces") >= 1
+    assert (
+        value("etcd_request_duration_seconds", "_count", operation="create", type="configmaps") >= 1
+    )
+    assert value("apiserver_current_inflight_requests", request_kind="readOnly") >= 1  # this GET
+    assert value("apiserver_current_inflight_requests", request_kind="mutating") == 0
+    assert (
+        value("apiserver_request_sli_duration_seconds", "_count", verb="GET", resource="configmaps")
+        >= 1
+    )

@@ -265,6 +265,7 @@ class WatcherSet:
         self.by_namespace: dict[str, set[Watcher]] = {}
         self.cluster_wide: set[Watcher] = set()
         self.events_sent = 0  # frames queued to watchers, for apiserver_watch_events_total
+        self.terminated = 0  # watchers ended for being too slow (apiserver_terminated_watchers)
 
     def __len__(self) -> int:
         return len(self.cluster_wide) + sum(len(s) for s in self.by_namespace.values())
@@ -276,6 +277,8 @@ class WatcherSet:
             self.cluster_wide.add(watcher)
 
     def remove(self, watcher: Watcher) -> None:
+        if watcher.done.done() and watcher.done.result() == "too slow":
+            self.terminated += 1
         if watcher.namespace and self.namespaced:
             group = self.by_namespace.get(watcher.namespace)
             if group is not None:

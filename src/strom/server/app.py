@@ -44,6 +44,7 @@ from strom.server.responses import (
 )
 from strom.server.routes import parse_resource_path
 from strom.storage.base import StorageError
+from strom.storage.observed import ObservedStore
 from strom.user import UserInfo
 
 __all__ = ["KUBE_VERSION", "App"]
@@ -92,15 +93,22 @@ class App:
         self.authorizer = authorizer
         self.max_in_flight = max_in_flight
         self.in_flight = 0
+        self.in_flight_mutating = 0  # of in_flight, the writes (kube's request_kind)
         self.ready = False
         # ServiceAccount issuer discovery: the openid-configuration and JWKS documents.
         self.openid: tuple[bytes, bytes] | None = None
         self.metrics = Metrics(cache=api.registry.cache, types=types)
+        self.metrics.inflight.labels("mutating").set_function(lambda: self.in_flight_mutating)
+        self.metrics.inflight.labels("readOnly").set_function(
+            lambda: self.in_flight - self.in_flight_mutating
+        )
         # The admission chain after authorization, as in kube: webhooks and their metrics.
         api.registry.admission = AdmissionChain(
             api.registry.cache, types, observe=self.metrics.observe_webhook
         )
         api.registry.converter = WebhookConverter(api.registry.cache)
+        if isinstance(api.registry.store, ObservedStore):
+            api.registry.store.observe = self.metrics.observe_storage
         if audit is not None:
             self.metrics.registry.register(audit.collector())
         self.server_address = "127.0.0.1:6443"  # set by the runner once the port is known
@@ -183,11 +191,14 @@ class App:
             raise StatusError.too_large(MAX_BODY)
         if health:
             return await self._health(request)
+        mutating = request.method not in ("GET", "HEAD", "OPTIONS")
         self.in_flight += 1
+        self.in_flight_mutating += mutating
         try:
             return await self._route(request, user)
         finally:
             self.in_flight -= 1
+            self.in_flight_mutating -= mutating
 
     def _authorize(self, request: Request, user: UserInfo, audit: RequestAudit | None) -> None:
         """kube's authorization filter: ask the authorizer; 403 unless it allows."""
@@ -279,8 +290,11 @@ class App:
             code = err.code
             raise
         finally:
+            elapsed = time.perf_counter() - started
             self.metrics.requests.labels(*labels, str(code)).inc()
-            self.metrics.duration.labels(*labels).observe(time.perf_counter() - started)
+            self.metrics.duration.labels(*labels).observe(elapsed)
+            if verb != "WATCH":  # kube's SLI leaves long-running requests out
+                self.metrics.sli_duration.labels(*labels).observe(elapsed)
         if isinstance(result, StreamingResponse):
             gauge = self.metrics.longrunning.labels(*labels)
             result.hooks.append((gauge.inc, gauge.dec))

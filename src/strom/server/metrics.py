@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -85,6 +94,21 @@ class _WatchCollector(Collector):
             "Number of events sent in watch clients",
             labels=["group", "version", "kind"],
         )
+        objects = GaugeMetricFamily(
+            "apiserver_storage_objects",
+            "Number of stored objects at the time of last check split by kind.",
+            labels=["resource"],
+        )
+        dispatched = CounterMetricFamily(
+            "apiserver_watch_cache_events_dispatched",
+            "Counter of events dispatched in watch cache broken by resource type.",
+            labels=["group", "resource"],
+        )
+        terminated = CounterMetricFamily(
+            "apiserver_terminated_watchers",
+            "Counter of watchers closed due to unresponsiveness broken by resource type.",
+            labels=["group", "resource"],
+        )
         capacity = GaugeMetricFamily(
             "watch_cache_capacity",
             "Total capacity of watch cache broken by resource type.",
@@ -103,6 +127,9 @@ class _WatchCollector(Collector):
             seen.add(rt.key_prefix)
             watchers.add_metric([rt.group, rt.version, rt.kind], len(state.watchers))
             events.add_metric([rt.group, rt.version, rt.kind], state.watchers.events_sent)
+            objects.add_metric([rt.group_resource], len(state))
+            dispatched.add_metric([rt.group, rt.plural], state.watchers.events_sent)
+            terminated.add_metric([rt.group, rt.plural], state.watchers.terminated)
             capacity.add_metric([rt.group, rt.plural], len(state.history))
             cumulative = 0
             buckets = []
@@ -116,6 +143,9 @@ class _WatchCollector(Collector):
         yield watchers
         yield events
         yield capacity
+        yield objects
+        yield dispatched
+        yield terminated
 
 
 class Metrics:
@@ -145,6 +175,33 @@ class Metrics:
             _REQUEST_LABELS[:-1],
             registry=self.registry,
         )
+        self.sli_duration = Histogram(
+            "apiserver_request_sli_duration_seconds",
+            "Response latency distribution (not counting webhook duration and priority &"
+            " fairness queue wait times) in seconds for each verb, group, version, resource,"
+            " subresource, scope and component.",
+            _REQUEST_LABELS[:-1],
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.inflight = Gauge(
+            "apiserver_current_inflight_requests",
+            "Maximal number of currently used inflight request limit of this apiserver per"
+            " request kind in last second.",
+            ("request_kind",),
+            registry=self.registry,
+        )
+        self.storage_duration = Histogram(
+            "etcd_request_duration_seconds",
+            "Etcd request latency in seconds for each operation and object type.",
+            ("operation", "type"),
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._storage_types: dict[str, str] = {}
+        self.types = types
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
         self.webhook_duration = Histogram(
             "apiserver_admission_webhook_admission_duration_seconds",
             "Admission webhook latency histogram in seconds, identified by name and broken out"
@@ -161,6 +218,34 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_WatchCollector(cache, types))
+
+    def observe_storage(self, operation: str, key: str, seconds: float) -> None:
+        """One store call; `type` is the resource the key belongs to (known kinds only, so
+        the label values are bounded)."""
+        self.storage_duration.labels(operation, self._storage_type(key)).observe(seconds)
+
+    def _storage_type(self, key: str) -> str:
+        parts = key.split("/")
+        core = "/".join(parts[:3]) + "/"  # /registry/<plural>/ (core kinds)
+        name = self._storage_types.get(core)
+        if name is None:
+            # cached even when not a prefix ("/registry/apps/"): one entry per group
+            name = self._storage_types[core] = self._resource_of(core)
+        if name:
+            return name
+        grouped = "/".join(parts[:4]) + "/"  # /registry/<group>/<plural>/
+        name = self._storage_types.get(grouped)
+        if name is None:
+            name = self._resource_of(grouped)
+            if name:
+                self._storage_types[grouped] = name
+        return name or "unknown"
+
+    def _resource_of(self, prefix: str) -> str:
+        for rt in self.types.all():
+            if rt.key_prefix == prefix:
+                return rt.group_resource
+        return ""
 
     def observe_webhook(
         self, name: str, kind: str, operation: str, rejected: bool, seconds: float

@@ -36,6 +36,7 @@ from strom.server.responses import internal_error_response
 from strom.server.security import Security, SecurityConfig
 from strom.server.watch import WatchConfig
 from strom.storage.base import StorageError, Store
+from strom.storage.observed import ObservedStore
 from strom.storage.sqlite import SQLiteStore
 
 __all__ = ["ServeConfig", "StartupError", "run"]
@@ -199,7 +200,7 @@ async def run(cfg: ServeConfig) -> int:
     cache = StateCache(store)
     types = TypeTable()
     registry = Registry(
-        store=store,
+        store=ObservedStore(store),  # timed for etcd_request_duration_seconds
         cache=cache,
         node_ports=NodePortAllocator(cfg.service_node_port_range),
         cluster_ips=ClusterIPAllocator(cfg.service_cluster_ip_range),
