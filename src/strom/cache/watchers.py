@@ -125,6 +125,7 @@ class Watcher:
         "namespace",
         "pending",
         "selective",
+        "sent",
         "sink",
     )
 
@@ -153,6 +154,7 @@ class Watcher:
         self.custom_frame = custom_frame  # per-watcher framing (Table output): slow path
         self.batch: list[bytes] = []
         self.pending: list[bytes] | None = None
+        self.sent = 0  # events queued to this watcher by the fan-out (for its end log line)
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def matches(self, obj: dict[str, Any] | None) -> bool:
@@ -194,6 +196,7 @@ class Watcher:
         frame = self.frame_for(ev)
         if frame is None:
             return False
+        self.sent += 1
         if self.pending is not None:
             self.pending.append(frame)
             if len(self.pending) > MAX_PENDING_EVENTS:
@@ -317,6 +320,7 @@ class WatcherSet:
         self, watchers: set[Watcher], events: list[WatchEvent], touched: dict[Watcher, None]
     ) -> None:
         first_rev = events[0].rev
+        count = len(events)
         shared: dict[int, bytes] = {}
         sent = 0
         for w in watchers:
@@ -333,7 +337,8 @@ class WatcherSet:
                     shared[id(encoder)] = data
                 w.batch.append(data)
                 touched[w] = None
-                sent += len(events)
+                w.sent += count
+                sent += count
                 continue
             for ev in events:
                 if w.offer(ev):

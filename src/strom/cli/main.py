@@ -16,7 +16,7 @@ import sys
 __all__ = ["main"]
 
 # Subcommand modules, in `strom --help` order; a module not (yet) present is skipped.
-_COMMANDS = ("serve", "watch", "tap", "tls_inspect")
+_COMMANDS = ("serve", "watch", "tap", "tls_inspect", "version")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,7 +24,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="strom", description="A Kubernetes-compatible API server built around watch."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="store_true", help="print the versions (as `strom version`) and exit"
+    )
+    sub = parser.add_subparsers(dest="command")
     for name in _COMMANDS:
         try:
             module = importlib.import_module(f"strom.cli.{name}_cmd")
@@ -37,11 +40,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from strom.cli.version_cmd import version_text
+
+        print(version_text())
+        return 0
+    if args.command is None:
+        parser.error("a command is required")
+    if getattr(args, "log_level", None) is not None:
+        from strom import logs
+
+        logs.configure(args.log_level, args.logging_format)
+    else:
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -51,6 +51,17 @@ def _duration(text: str) -> float:
     return value
 
 
+def _verbosity(text: str) -> int:
+    """-v=2 as kube writes it (argparse keeps the `=` of a short option)."""
+    try:
+        level = int(text.lstrip("="))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid verbosity {text!r}: a number 0-10") from exc
+    if not 0 <= level <= 10:
+        raise argparse.ArgumentTypeError(f"invalid verbosity {level}: a number 0-10")
+    return level
+
+
 def register(sub: Any) -> None:
     serve = sub.add_parser(
         "serve",
@@ -59,6 +70,20 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.set_defaults(func=run)
+    serve.add_argument(
+        "-v",
+        "--v",
+        dest="log_level",
+        type=_verbosity,
+        default=0,
+        help="log verbosity as kube's -v: 2 logs one line per request and per watch ended",
+    )
+    serve.add_argument(
+        "--logging-format",
+        choices=("text", "json"),
+        default="text",
+        help="klog-style text lines, or one JSON object per line",
+    )
     serve.add_argument("--secure-port", type=int, default=6443, help="HTTPS port (0: any free)")
     serve.add_argument("--bind-address", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--data-dir", type=Path, default=Path("strom-data"))

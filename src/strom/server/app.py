@@ -21,7 +21,7 @@ import time
 
 import orjson
 
-from strom import __version__
+from strom import __version__, logs
 from strom.admission import AdmissionChain
 from strom.admission.crd_conversion import WebhookConverter
 from strom.audit import Auditor, RequestAudit, set_audit_id
@@ -50,6 +50,30 @@ from strom.user import UserInfo
 __all__ = ["KUBE_VERSION", "App"]
 
 log = logging.getLogger(__name__)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _log_request(
+    request: Request, response: Response | StreamingResponse, started: float
+) -> None:
+    """kube's httplog line (-v=2): verb, URI, latency, user, user agent, audit ID, peer, code."""
+    query = f"?{request.raw_query}" if request.raw_query else ""
+    audit_id = next((v for k, v in response.headers if k.lower() == "audit-id"), "")
+    logs.info(
+        2,
+        "HTTP",
+        verb=request.method,
+        URI=request.path + query,
+        latency=f"{(time.perf_counter() - started) * 1000:.3f}ms",
+        user=request.username,
+        userAgent=request.headers.get("user-agent", ""),
+        **{"audit-ID": audit_id},
+        srcIP=request.remote,
+        resp=response.status,
+    )
 
 KUBE_VERSION = {
     "major": "1",
@@ -127,15 +151,23 @@ class App:
         return self._docs
 
     async def __call__(self, request: Request) -> Response | StreamingResponse:
+        started = time.perf_counter()
         if self.audit is not None:
-            return await self._audited(request, self.audit.begin(request))
-        try:
-            response = await self._dispatch(request, None)
-        except StatusError as err:
-            response = status_response(err, request)
-        client_audit_id = request.headers.get("audit-id")
-        if client_audit_id:  # kube echoes the client's Audit-ID, audited or not
-            set_audit_id(response.headers, client_audit_id)
+            response = await self._audited(request, self.audit.begin(request))
+        else:
+            try:
+                response = await self._dispatch(request, None)
+            except StatusError as err:
+                response = status_response(err, request)
+            client_audit_id = request.headers.get("audit-id")
+            if client_audit_id:  # kube echoes the client's Audit-ID, audited or not
+                set_audit_id(response.headers, client_audit_id)
+        if logs.enabled(2):
+            if isinstance(response, StreamingResponse):
+                # kube's httplog writes a long-running request's line when it ends
+                response.hooks.append((_nothing, lambda: _log_request(request, response, started)))
+            else:
+                _log_request(request, response, started)
         return response
 
     async def _audited(self, request: Request, audit: RequestAudit) -> Response | StreamingResponse:
@@ -168,6 +200,7 @@ class App:
             if audit is not None:
                 audit.unauthenticated()
             raise StatusError.unauthorized()
+        request.username = user.username
         if audit is not None:
             audit.authenticated(user)
         if request.impersonation:

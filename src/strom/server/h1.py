@@ -82,6 +82,7 @@ class Request:
     too_large: bool = False  # the body passed MAX_BODY and was dropped: answer 413
     decoded: Any = None  # the body as its handler decoded it, for observers (audit) to reuse
     annotations: dict[str, str] = field(default_factory=dict)  # admission's, for the audit event
+    username: str = ""  # who asked, once authenticated (for the request log)
     _query: dict[str, list[str]] | None = None
 
     @property

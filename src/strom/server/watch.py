@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from strom import logs
 from strom.cache.state import History, ResourceState, StateCache
 from strom.cache.watchers import Encoder, Watcher
 from strom.errors import Cause, StatusError
@@ -243,11 +244,15 @@ class _WatchStream:
         watcher.min_rev = max(registered_rev, 0 if self.initial else self.start_rev)
         self.state.watchers.add(watcher)
         timers: list[asyncio.TimerHandle] = []
+        opened = loop.time()
+        caught_up = len(snapshot)
         try:
             if history is not None:
                 try:
                     async for events in history:
-                        await self._write_all(conn, filter(None, map(watcher.frame_for, events)))
+                        frames = [f for f in map(watcher.frame_for, events) if f is not None]
+                        caught_up += len(frames)
+                        await self._write_all(conn, frames)
                 except StatusError as err:  # compacted while it was being read
                     conn.write_chunk(watch_error_event(err))
                     return
@@ -271,6 +276,16 @@ class _WatchStream:
             watcher.stop("ended")
             if converting is not None:
                 await converting.close()
+            if logs.enabled(2):
+                logs.info(
+                    2,
+                    "Watch closed",
+                    resource=rt.group_resource,
+                    namespace=self.namespace,
+                    events=caught_up + watcher.sent,
+                    reason=watcher.done.result(),
+                    duration=f"{loop.time() - opened:.3f}s",
+                )
 
     async def _write_all(self, conn: Any, frames: Iterable[bytes]) -> None:
         """Write frames in chunks of ~64 KiB, waiting for the client between them."""
