@@ -93,3 +93,29 @@ def test_version() -> None:
         assert first.startswith("strom v1.36.") and "-strom." in first
         assert python.startswith("Python 3.")
         assert "SQLite" in stores and "etcd" in stores
+
+
+def test_bad_flags_are_one_line_errors(tmp_path: Path) -> None:
+    for flag, value, text in (
+        ("--secure-port", "70000", "invalid port 70000: a number 0-65535"),
+        ("--max-requests-inflight", "-1", "invalid number -1: must not be negative"),
+        ("-v", "x", "invalid verbosity 'x'"),
+    ):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "strom.cli.main",
+                "serve",
+                "--data-dir",
+                str(tmp_path),
+                flag,
+                value,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 2, done.stderr
+        assert text in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / "admin.kubeconfig").exists()

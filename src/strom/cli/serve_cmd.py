@@ -51,6 +51,34 @@ def _duration(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    """A TCP port, or 0 for any free one (99999 would wrap around: refuse it)."""
+    try:
+        port = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: a number 0-65535") from exc
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {port}: a number 0-65535")
+    return port
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid number {value}: must not be negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("invalid number 0: must be at least 1")
+    return value
+
+
 def _verbosity(text: str) -> int:
     """-v=2 as kube writes it (argparse keeps the `=` of a short option)."""
     try:
@@ -84,9 +112,14 @@ def register(sub: Any) -> None:
         default="text",
         help="klog-style text lines, or one JSON object per line",
     )
-    serve.add_argument("--secure-port", type=int, default=6443, help="HTTPS port (0: any free)")
+    serve.add_argument("--secure-port", type=_port, default=6443, help="HTTPS port (0: any free)")
     serve.add_argument("--bind-address", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--data-dir", type=Path, default=Path("strom-data"))
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("strom-data"),
+        help="where the store, PKI and admin.kubeconfig live (default ./strom-data)",
+    )
     serve.add_argument("--cert-dir", type=Path, help="PKI directory (default DATA_DIR/pki)")
     serve.add_argument("--tls-cert-file", type=Path, help="serving certificate (PEM)")
     serve.add_argument("--tls-private-key-file", type=Path, help="serving key (PEM)")
@@ -141,7 +174,12 @@ def register(sub: Any) -> None:
         default=0.0,
         help="cap on a TokenRequest's expirationSeconds, e.g. 24h (default: none)",
     )
-    serve.add_argument("--max-requests-inflight", type=int, default=400)
+    serve.add_argument(
+        "--max-requests-inflight",
+        type=_positive,
+        default=400,
+        help="requests served at once before 429 (kube's flag; default 400)",
+    )
     serve.add_argument(
         "--request-header-timeout",
         type=_duration,
@@ -181,7 +219,7 @@ def register(sub: Any) -> None:
     serve.add_argument("--etcd-keyfile", type=Path, help="client key for etcd")
     serve.add_argument(
         "--compaction-retain",
-        type=int,
+        type=_non_negative,
         default=1000,
         help="revisions always kept by compaction (default 1000)",
     )
@@ -224,25 +262,25 @@ def _register_audit(serve: Any) -> None:
     )
     serve.add_argument(
         "--audit-log-maxsize",
-        type=int,
+        type=_non_negative,
         default=100,
         help="megabytes before the audit log is rotated (0: never; default 100)",
     )
     serve.add_argument(
         "--audit-log-maxbackup",
-        type=int,
+        type=_non_negative,
         default=100,
         help="rotated audit logs to keep (0: all; default 100)",
     )
     serve.add_argument(
         "--audit-log-maxage",
-        type=int,
+        type=_non_negative,
         default=366,
         help="days to keep rotated audit logs, by the time in their name (0: forever; default 366)",
     )
     serve.add_argument(
         "--audit-log-batch-buffer-size",
-        type=int,
+        type=_non_negative,
         default=10000,
         help="audit events buffered for the writer; beyond that they are dropped and counted"
         ' in apiserver_audit_error_total{plugin="buffered"} (default 10000)',

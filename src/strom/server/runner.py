@@ -169,6 +169,9 @@ async def run(cfg: ServeConfig) -> int:
     except AuditError as exc:
         raise StartupError(str(exc)) from exc
     pki_dir = _prepare_dirs(cfg)
+    # A script waits for admin.kubeconfig to appear; on a restart the old one must not
+    # answer for a server that is not listening yet (it is written again once it is).
+    (cfg.data_dir / "admin.kubeconfig").unlink(missing_ok=True)
     try:
         pki = ensure_pki(cert_dir=pki_dir, sans=cfg.tls_sans)
         if cfg.token_auth_file is not None and not cfg.token_auth_file.exists():
