@@ -10,7 +10,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from strom.testing.server import StromServer
+
 from .conftest import Api, wait_for
+from .test_watch import RawWatch
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -219,3 +222,33 @@ def test_deprecated_version_warns_and_list_types_are_checked(api: Api, ns: str) 
         ("spec.ports[1]", 'Duplicate value: map[string]interface {}{"name":"x"}'),
     ]
     assert "warning" not in api.get(f"/apis/{group}/v2/namespaces/{ns}/ruledwidgets").headers
+
+
+def test_defaults_added_later_show_on_read(api: Api, ns: str, server: StromServer) -> None:
+    """As kube defaults what it reads from storage: an object stored before its CRD had a
+    default shows the default on get, list and watch (without being written again)."""
+    group = f"l{uuid.uuid4().hex[:6]}.example.org"
+    spec = {"type": "object", "properties": {"size": {"type": "integer"}}}
+    assert api.post(CRDS, _crd(group, spec)).status == 201
+    base = f"/apis/{group}/v1/namespaces/{ns}/ruledwidgets"
+    wait_for(lambda: api.get(base).status == 200, what="the CRD served")
+    created = api.post(base, _widget(group, "old", {"size": 1}))
+    assert created.status == 201
+    rv = created.json["metadata"]["resourceVersion"]
+    crd = api.get(f"{CRDS}/ruledwidgets.{group}").json
+    props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    props["properties"]["tier"] = {"type": "string", "default": "gold"}
+    assert api.put(f"{CRDS}/ruledwidgets.{group}", crd).status == 200
+    wait_for(
+        lambda: api.get(f"{base}/old").json["spec"].get("tier") == "gold",
+        what="the new default on read",
+    )
+    assert api.get(base).json["items"][0]["spec"] == {"size": 1, "tier": "gold"}
+    watch = RawWatch(server, f"{base}?watch=true&timeoutSeconds=5")
+    try:
+        (event,) = watch.wait_events(1)
+    finally:
+        watch.close()
+    assert event["object"]["spec"] == {"size": 1, "tier": "gold"}
+    # read defaulting writes nothing: the stored object keeps its revision
+    assert api.get(f"{base}/old").json["metadata"]["resourceVersion"] == rv

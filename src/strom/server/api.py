@@ -26,6 +26,7 @@ from strom.errors import Cause, StatusError
 from strom.registry.apidocs.discovery import version_key
 from strom.registry.apply import validate_field_manager
 from strom.registry.conversion import item_bytes, needs_conversion
+from strom.registry.defaults.structural import apply_schema_defaults, read_defaults
 from strom.registry.kinds import ResourceType
 from strom.registry.listing import ListOptions, ListPage, list_objects
 from strom.registry.meta import now_rfc3339, type_prefix
@@ -195,13 +196,15 @@ class ResourceAPI:
         self.types = types
         self.watch_config = watch_config or WatchConfig()
         # One encoder object per resource type: watch frames are cached by encoder identity.
-        self._encoders: dict[ResourceType, Callable[[bytes], bytes]] = {}
+        # rt -> (that very rt, its encoder): a CRD update makes an equal rt with a new schema
+        self._encoders: dict[ResourceType, tuple[ResourceType, Callable[[bytes], bytes]]] = {}
 
     def encoder(self, rt: ResourceType) -> Callable[[bytes], bytes]:
-        enc = self._encoders.get(rt)
-        if enc is None:
-            enc = functools.partial(self.object_bytes, rt)
-            self._encoders[rt] = enc
+        cached = self._encoders.get(rt)
+        if cached is not None and cached[0] is rt:
+            return cached[1]
+        enc = functools.partial(self.object_bytes, rt)
+        self._encoders[rt] = (rt, enc)
         return enc
 
     async def _watch(
@@ -227,14 +230,26 @@ class ResourceAPI:
 
     # --- encoding ------------------------------------------------------------------------
     def object_bytes(self, rt: ResourceType, value: bytes) -> bytes:
-        """Stored bytes as a client sees them: with kind and apiVersion of `rt`."""
+        """Stored bytes as a client sees them: with kind and apiVersion of `rt`, and for a
+        custom resource the storage version's schema defaults, as kube applies them on read
+        (an object stored before its CRD gained a default shows it)."""
         if rt.crd is None:
             return type_prefix(rt.kind, rt.api_version) + item_bytes(rt, value)[1:]
-        if rt.storage_version and rt.storage_version != rt.version:
+        schema = read_defaults(self._storage_schema(rt))
+        if schema is not None or (rt.storage_version and rt.storage_version != rt.version):
             obj = orjson.loads(value)
+            if schema is not None:
+                apply_schema_defaults(schema, obj)
             obj["apiVersion"] = rt.api_version
             return orjson.dumps(obj)
         return value
+
+    def _storage_schema(self, rt: ResourceType) -> Any:
+        """The openAPIV3Schema objects of `rt` are stored under (its storage version's)."""
+        stored = rt
+        if rt.storage_version and rt.storage_version != rt.version:
+            stored = self.types.lookup(rt.group, rt.storage_version, rt.plural) or rt
+        return ((stored.crd or {}).get("schema") or {}).get("openAPIV3Schema")
 
     def _object_response(
         self,
@@ -298,7 +313,10 @@ class ResourceAPI:
             rt.api_version.encode(),
             orjson.dumps(meta),
         )
-        if rt.crd is not None and rt.storage_version and rt.storage_version != rt.version:
+        if rt.crd is not None and (
+            (rt.storage_version and rt.storage_version != rt.version)
+            or read_defaults(self._storage_schema(rt)) is not None
+        ):
             items = [self.object_bytes(rt, e.value) for e in page.items]
         elif needs_conversion(rt):
             items = [item_bytes(rt, e.value) for e in page.items]

@@ -10,10 +10,15 @@ dropped (kube prunes them before validation, so they are never an error).
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["apply_schema_defaults"]
+_HAS_DEFAULTS_MAX = 256
+# schema id -> (schema, whether it holds a default anywhere); bounded, identity-checked
+_HAS_DEFAULTS: OrderedDict[int, tuple[Any, bool]] = OrderedDict()
+
+__all__ = ["apply_schema_defaults", "read_defaults"]
 
 
 def _map(value: Any) -> Mapping[str, Any]:
@@ -60,3 +65,26 @@ def _default(schema: Mapping[str, Any], value: Any) -> None:
 def apply_schema_defaults(schema: Mapping[str, Any], obj: dict[str, Any]) -> None:
     """Default `obj` in place against its CRD version's openAPIV3Schema."""
     _default(schema, obj)
+
+
+def _holds_default(schema: Any) -> bool:
+    if not isinstance(schema, Mapping):
+        return False
+    if "default" in schema:
+        return True
+    children = list(_map(schema.get("properties")).values())
+    children += [schema.get("items"), schema.get("additionalProperties")]
+    return any(_holds_default(c) for c in children)
+
+
+def read_defaults(schema: Any) -> Mapping[str, Any] | None:
+    """`schema` if it holds any default (reads must apply them), else None; remembered
+    per schema object, so a read of a CRD without defaults costs one lookup."""
+    if not isinstance(schema, Mapping):
+        return None
+    cached = _HAS_DEFAULTS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = _HAS_DEFAULTS[id(schema)] = (schema, _holds_default(schema))
+        if len(_HAS_DEFAULTS) > _HAS_DEFAULTS_MAX:
+            _HAS_DEFAULTS.popitem(last=False)
+    return schema if cached[1] else None
