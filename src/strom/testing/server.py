@@ -1,7 +1,10 @@
 """A real `strom serve` process for tests: start, wait until ready, stop, kill, restart.
 
 Readiness is the appearance of `admin.kubeconfig`, which the server writes only once it
-answers; the kubeconfig names the port the server picked (`--secure-port 0`).
+answers; the kubeconfig names the port the server picked (`--secure-port 0`). The server runs
+with `python -P`, so a module of the user's project (an `operator.py` beside the tests)
+cannot shadow the standard library in it. Servers started with `record_requests=True` write
+an audit log (Metadata level) that `requests(...)` reads for request-history assertions.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +28,26 @@ from typing import Any
 import yaml
 
 __all__ = ["StromServer", "start_server", "write_token_file"]
+
+# Every request at Metadata level, only once it finished: what requests() reads.
+_REQUEST_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+"""
+
+
+def _matches(event: Mapping[str, Any], wanted: Mapping[str, str | None], user: str | None) -> bool:
+    ref = event.get("objectRef") or {}
+    for key, value in wanted.items():
+        if value is None:
+            continue
+        actual = event.get("verb") if key == "verb" else ref.get(key)
+        if (actual or "") != value:
+            return False
+    return user is None or (event.get("user") or {}).get("username") == user
+
 
 _START_TIMEOUT = 30.0
 
@@ -40,6 +64,7 @@ class StromServer:
     log_path: Path = field(default_factory=Path)
     # name -> bearer token of the token-file users given to `start_server(token_users=...)`
     user_tokens: dict[str, str] = field(default_factory=dict)
+    record_requests: bool = False  # audit every request for requests() (start_server sets it)
 
     @property
     def kubeconfig(self) -> Path:
@@ -169,8 +194,19 @@ class StromServer:
         self.log_path = self.data_dir / "server.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        recording: list[str] = []
+        if self.record_requests:
+            policy = self.data_dir / "requests-policy.yaml"
+            policy.write_text(_REQUEST_POLICY)
+            recording = [
+                "--audit-policy-file",
+                str(policy),
+                "--audit-log-path",
+                str(self.requests_log),
+            ]
         cmd = [
             sys.executable,
+            "-P",  # the user's cwd is not on the server's sys.path
             "-m",
             "strom.cli.main",
             "serve",
@@ -178,6 +214,7 @@ class StromServer:
             str(port),
             "--data-dir",
             str(self.data_dir),
+            *recording,
             *self.extra_args,
         ]
         self.process = subprocess.Popen(
@@ -198,6 +235,93 @@ class StromServer:
         self.url = config["clusters"][0]["cluster"]["server"]
         users = {u["name"]: u["user"] for u in config["users"]}
         self.token = next(u["token"] for u in users.values() if "token" in u)
+
+    # --- request history (record_requests=True) -----------------------------------------------
+    @property
+    def requests_log(self) -> Path:
+        return self.data_dir / "requests.log"
+
+    def requests(
+        self,
+        *,
+        verb: str | None = None,
+        resource: str | None = None,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+        user: str | None = None,
+        at_least: int = 0,
+        timeout: float = 5.0,
+    ) -> list[dict[str, Any]]:
+        """The finished requests (audit.k8s.io/v1 events, stage ResponseComplete) matching
+        every filter given, oldest first: `verb` as kube's audit names it (get, list, watch,
+        create, update, patch, delete, deletecollection). With `at_least`, waits up to
+        `timeout` s for that many (the audit writer flushes in the background)."""
+        if not self.record_requests:
+            raise RuntimeError("start the server with record_requests=True to read requests()")
+        wanted = {
+            "verb": verb,
+            "resource": resource,
+            "namespace": namespace,
+            "name": name,
+            "subresource": subresource,
+        }
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self._events() if _matches(e, wanted, user)]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)  # poll interval; bounded by the deadline
+
+    def _events(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.requests_log.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line still being written
+            if event.get("stage") == "ResponseComplete":
+                events.append(event)
+        return events
+
+    # --- namespaces for tests ---------------------------------------------------------------
+    def create_namespace(self, name: str) -> None:
+        """Create namespace `name` as the admin and wait for its `default` ServiceAccount."""
+        self._admin_request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+        deadline = time.monotonic() + 10
+        while (
+            self._admin_status("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default") != 200
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"namespace {name} never got its default ServiceAccount")
+            time.sleep(0.02)  # poll interval; bounded by the deadline
+
+    def delete_namespace(self, name: str) -> None:
+        self._admin_status("DELETE", f"/api/v1/namespaces/{name}")
+
+    def _admin_request(self, method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        with urllib.request.urlopen(request, context=ctx, timeout=10) as response:
+            return json.loads(response.read())
+
+    def _admin_status(self, method: str, path: str) -> int:
+        try:
+            self._admin_request(method, path)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        return 200
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -257,11 +381,17 @@ def write_token_file(path: Path, users: Mapping[str, Sequence[str]]) -> dict[str
 
 
 def start_server(
-    data_dir: Path, *extra_args: str, token_users: Mapping[str, Sequence[str]] | None = None
+    data_dir: Path,
+    *extra_args: str,
+    token_users: Mapping[str, Sequence[str]] | None = None,
+    record_requests: bool = False,
 ) -> StromServer:
     """Start `strom serve` on a free port; `token_users` (name -> groups) are written into
-    the server's token file first, their tokens in `server.user_tokens`."""
-    server = StromServer(data_dir=data_dir, extra_args=tuple(extra_args))
+    the server's token file first, their tokens in `server.user_tokens`; `record_requests`
+    keeps the request history `server.requests()` reads."""
+    server = StromServer(
+        data_dir=data_dir, extra_args=tuple(extra_args), record_requests=record_requests
+    )
     if token_users:
         server.user_tokens = write_token_file(data_dir / "tokens.csv", token_users)
     server.start()
