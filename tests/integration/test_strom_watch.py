@@ -488,7 +488,7 @@ def test_ctrl_c_exits_quietly_with_130(
 
 def test_client_certificate_context(server: StromServer) -> None:
     async def namespaces() -> int:
-        client = HttpClient(load_config(server.kubeconfig, context="strom-cert"))
+        client = HttpClient(load_config(server.kubeconfig, context=f"strom-{server.port}-cert"))
         try:
             reply = await client.get("/api/v1/namespaces")
         finally:

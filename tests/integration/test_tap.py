@@ -640,7 +640,7 @@ def test_upgraded_connections_are_relayed_both_ways(tmp_path: Path) -> None:
 
 
 def test_upstream_client_certificate_context_is_used(strom: StromServer, tmp_path: Path) -> None:
-    tap = _start_tap(strom.kubeconfig, tmp_path / "cert", "--context", "strom-cert")
+    tap = _start_tap(strom.kubeconfig, tmp_path / "cert", "--context", f"strom-{strom.port}-cert")
     try:
         token = yaml.safe_load(tap.kubeconfig.read_text())["users"][0]["user"]["token"]
         conn = _tap_connection(tap)

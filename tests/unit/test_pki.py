@@ -36,6 +36,7 @@ from strom.pki import (
     write_kubeconfig,
 )
 from strom.pki import certs as certs_mod
+from strom.pki.kubeconfig import kubeconfig_name
 
 # --------------------------------------------------------------------------- helpers
 
@@ -309,20 +310,20 @@ def test_kubeconfig_contents(pki: PKIPaths, tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["admin.kubeconfig"]
     cfg = yaml.safe_load(path.read_text())
     assert cfg["kind"] == "Config"
-    assert cfg["current-context"] == "strom"
+    assert cfg["current-context"] == "strom-6443"  # unique per server: kubeconfigs merge
     (cluster,) = cfg["clusters"]
-    assert cluster["name"] == "strom"
+    assert cluster["name"] == "strom-6443"
     assert cluster["cluster"]["server"] == "https://127.0.0.1:6443"
     ca_data = base64.b64decode(cluster["cluster"]["certificate-authority-data"])
     assert ca_data == pki.ca_crt.read_bytes()
     users = {u["name"]: u["user"] for u in cfg["users"]}
     contexts = {c["name"]: c["context"] for c in cfg["contexts"]}
-    assert users[contexts["strom"]["user"]] == {"token": "tok123"}
-    assert contexts["strom"]["user"] == "admin"
-    cert_user = users[contexts["strom-cert"]["user"]]
+    assert users[contexts["strom-6443"]["user"]] == {"token": "tok123"}
+    assert contexts["strom-6443"]["user"] == "admin@strom-6443"
+    cert_user = users[contexts["strom-6443-cert"]["user"]]
     assert base64.b64decode(cert_user["client-certificate-data"]) == pki.admin_crt.read_bytes()
     assert base64.b64decode(cert_user["client-key-data"]) == pki.admin_key.read_bytes()
-    assert {c["cluster"] for c in contexts.values()} == {"strom"}
+    assert {c["cluster"] for c in contexts.values()} == {"strom-6443"}
 
 
 def test_kubeconfig_token_only(pki: PKIPaths, tmp_path: Path) -> None:
@@ -337,8 +338,8 @@ def test_kubeconfig_token_only(pki: PKIPaths, tmp_path: Path) -> None:
         user="bob",
     )
     cfg = yaml.safe_load(path.read_text())
-    assert [c["name"] for c in cfg["contexts"]] == ["strom"]
-    assert cfg["users"] == [{"name": "bob", "user": {"token": "t"}}]
+    assert [c["name"] for c in cfg["contexts"]] == ["strom-1"]
+    assert cfg["users"] == [{"name": "bob@strom-1", "user": {"token": "t"}}]
 
 
 def test_kubeconfig_rejects_half_a_client_pair(pki: PKIPaths, tmp_path: Path) -> None:
@@ -639,13 +640,14 @@ def kubeconfig(pki: PKIPaths, live_server: LiveServer, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("context", "expected"),
-    [("strom", (None, "Bearer secret-token")), ("strom-cert", ("kubernetes-admin", None))],
+    [("", (None, "Bearer secret-token")), ("-cert", ("kubernetes-admin", None))],
 )
 def test_python_kubernetes_client(
     kubeconfig: Path, live_server: LiveServer, context: str, expected: tuple[str | None, ...]
 ) -> None:
     kubernetes = pytest.importorskip("kubernetes")
-    api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig), context=context)
+    name = kubeconfig_name(live_server.url) + context
+    api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig), context=name)
     try:
         version = kubernetes.client.VersionApi(api).get_code()
     finally:
@@ -661,7 +663,7 @@ KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shut
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
 @pytest.mark.parametrize(
     ("context", "expected"),
-    [("strom", (None, "Bearer secret-token")), ("strom-cert", ("kubernetes-admin", None))],
+    [("", (None, "Bearer secret-token")), ("-cert", ("kubernetes-admin", None))],
 )
 def test_kubectl_accepts_ecdsa_and_falls_back_to_http11(
     kubeconfig: Path,
@@ -672,7 +674,16 @@ def test_kubectl_accepts_ecdsa_and_falls_back_to_http11(
 ) -> None:
     assert KUBECTL is not None
     out = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), "--context", context, "version", "-o", "json"],
+        [
+            KUBECTL,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--context",
+            kubeconfig_name(live_server.url) + context,
+            "version",
+            "-o",
+            "json",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -15,12 +15,17 @@ import yaml
 
 from strom.pki.certs import atomic_write
 
-__all__ = ["CERT_CONTEXT", "CLUSTER_NAME", "TOKEN_CONTEXT", "write_kubeconfig"]
+__all__ = ["kubeconfig_name", "write_kubeconfig"]
 
-CLUSTER_NAME = "strom"
-TOKEN_CONTEXT = "strom"
-CERT_CONTEXT = "strom-cert"
 KUBECONFIG_MODE = 0o600
+
+
+def kubeconfig_name(server: str) -> str:
+    """`strom-<port>`: the cluster's and context's name, unique per server on a machine, so
+    kubeconfigs of several servers merge (KUBECONFIG=a:b) without one hiding the other."""
+    port = server.rsplit(":", 1)[-1].split("/", 1)[0]
+    return f"strom-{port}" if port.isdigit() else "strom"
+
 
 
 def write_kubeconfig(
@@ -33,14 +38,17 @@ def write_kubeconfig(
     client_key_pem: bytes | None,
     user: str = "admin",
 ) -> None:
-    """Write a kubeconfig: context `strom` (bearer token) and, if a cert/key pair is given,
-    context `strom-cert` (client certificate); current-context is `strom`."""
+    """Write a kubeconfig: context `strom-<port>` (bearer token, user `<user>@strom-<port>`)
+    and, if a cert/key pair is given, context `strom-<port>-cert` (client certificate); the
+    token context is current."""
     if (client_cert_pem is None) != (client_key_pem is None):
         raise ValueError("client_cert_pem and client_key_pem must be given together")
-    users: list[dict[str, Any]] = [{"name": user, "user": {"token": token}}]
-    contexts: list[dict[str, Any]] = [_context(TOKEN_CONTEXT, user)]
+    name = kubeconfig_name(server)
+    token_user = f"{user}@{name}"
+    users: list[dict[str, Any]] = [{"name": token_user, "user": {"token": token}}]
+    contexts: list[dict[str, Any]] = [_context(name, token_user, name)]
     if client_cert_pem is not None and client_key_pem is not None:
-        cert_user = f"{user}-cert"
+        cert_user = f"{user}-cert@{name}"
         users.append(
             {
                 "name": cert_user,
@@ -50,19 +58,19 @@ def write_kubeconfig(
                 },
             }
         )
-        contexts.append(_context(CERT_CONTEXT, cert_user))
+        contexts.append(_context(f"{name}-cert", cert_user, name))
     config: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {
-                "name": CLUSTER_NAME,
+                "name": name,
                 "cluster": {"server": server, "certificate-authority-data": _b64(ca_pem)},
             }
         ],
         "users": users,
         "contexts": contexts,
-        "current-context": TOKEN_CONTEXT,
+        "current-context": name,
         "preferences": {},
     }
     text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
@@ -70,8 +78,8 @@ def write_kubeconfig(
     atomic_write(path, text.encode("utf-8"), mode=KUBECONFIG_MODE)
 
 
-def _context(name: str, user: str) -> dict[str, Any]:
-    return {"name": name, "context": {"cluster": CLUSTER_NAME, "user": user}}
+def _context(name: str, user: str, cluster: str) -> dict[str, Any]:
+    return {"name": name, "context": {"cluster": cluster, "user": user}}
 
 
 def _b64(data: bytes) -> str:

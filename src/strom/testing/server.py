@@ -164,7 +164,8 @@ class StromServer:
     def _write_kubeconfig(
         self, path: Path, user: str, credentials: Mapping[str, str], *, namespace: str = ""
     ) -> Path:
-        context: dict[str, str] = {"cluster": "strom", "user": user}
+        cluster = f"strom-{self.port}"
+        context: dict[str, str] = {"cluster": cluster, "user": user}
         if namespace:
             context["namespace"] = namespace
         config = {
@@ -172,7 +173,7 @@ class StromServer:
             "kind": "Config",
             "clusters": [
                 {
-                    "name": "strom",
+                    "name": cluster,
                     "cluster": {
                         "server": self.url,
                         "certificate-authority-data": _b64(self.ca_file.read_bytes()),
@@ -180,8 +181,8 @@ class StromServer:
                 }
             ],
             "users": [{"name": user, "user": dict(credentials)}],
-            "contexts": [{"name": "strom", "context": context}],
-            "current-context": "strom",
+            "contexts": [{"name": cluster, "context": context}],
+            "current-context": cluster,
         }
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
