@@ -278,3 +278,23 @@ def test_webhook_audit_annotations_reach_the_audit_log(
     assert reply.status == 201, reply.body
     event = complete(log, reply.headers["audit-id"])
     assert event["annotations"]["mutate.hooks.example.org/labelled"] == "mutated=yes"
+
+
+def test_bad_ca_bundle_is_a_decode_error(api: Api) -> None:
+    body = {
+        "metadata": {"name": f"ca-{uuid.uuid4().hex[:6]}"},
+        "webhooks": [
+            {
+                "name": "ca.hooks.example.org",
+                "clientConfig": {"url": "https://127.0.0.1:1/x", "caBundle": "not base64!"},
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+            }
+        ],
+    }
+    reply = api.post(f"{ADMISSION}/validatingwebhookconfigurations", body)
+    assert reply.status == 400, reply.body
+    assert reply.json["message"] == (
+        'ValidatingWebhookConfiguration in version "v1" cannot be handled as a'
+        " ValidatingWebhookConfiguration: illegal base64 data at input byte 3"
+    )

@@ -114,9 +114,33 @@ class Program:
 
 
 def _runtime_message(text: str) -> str:
-    """A library function's own message out of the runtime's wrapping."""
+    """A library function's own message out of the runtime's wrapping, on one line."""
     match = re.search(r"Python function call failed: \w+: (.*?)(?:\. Check function|$)", text)
-    return match.group(1) if match else text
+    message = match.group(1) if match else text
+    return " ".join(message.split())
+
+
+# A constant pattern of matches/find/findAll, checked when compiling as cel-go does.
+_REGEX_CALL = re.compile(
+    r"""\b(?:matches|find|findAll)\s*\(\s*(?:[^,()'"]+,\s*)?(r?'(?:\\.|[^'\\])*'|r?"(?:\\.|[^"\\])*")"""
+)
+
+
+def _check_patterns(source: str) -> None:
+    for match in _REGEX_CALL.finditer(source):
+        literal = match.group(1)
+        try:
+            _cel.evaluate(f"''.matches({literal})", {})
+        except (RuntimeError, ValueError, TypeError) as exc:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            reason = lines[-1].removeprefix("error: ") if lines else "invalid"
+            reason = reason.split(". Check function")[0]
+            pattern = literal.lstrip("r")[1:-1]
+            raise CompileError(
+                _error_text(
+                    source, match.start(1), f"error parsing regexp: {reason}: `{pattern}`"
+                )
+            ) from exc
 
 
 def _syntax_error(source: str, text: str) -> str:
@@ -139,6 +163,7 @@ def compile_expression(
         program = _cel.compile(source)
     except (ValueError, RuntimeError) as exc:
         raise CompileError(_syntax_error(source, str(exc))) from exc
+    _check_patterns(source)
     refs = program.references()
     scan = _blank_strings(source)
     bound = set(_MACRO_VAR.findall(scan))

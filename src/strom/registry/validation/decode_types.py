@@ -87,6 +87,22 @@ def _accepts(schema: Mapping[str, Any], value: Any) -> bool:
     return "object" in types
 
 
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _base64_error(value: str) -> str | None:
+    """Go's []byte decoding (standard base64, padded): its error, or None."""
+    data = value.encode()
+    body = data.rstrip(b"=")
+    for index, char in enumerate(body):
+        if char not in _BASE64:
+            return f"illegal base64 data at input byte {index}"
+    padding = len(data) - len(body)
+    if len(data) % 4 or padding > 2 or (padding and len(body) % 4 == 0):
+        return f"illegal base64 data at input byte {len(body) - len(body) % 4}"
+    return None
+
+
 def _walk(schema: Mapping[str, Any], value: Any, owner: str, field: str) -> str | None:
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.endswith((_INT_OR_STRING, _QUANTITY)):
@@ -119,6 +135,8 @@ def _walk(schema: Mapping[str, Any], value: Any, owner: str, field: str) -> str 
             f"json: cannot unmarshal {_json_kind(value)} into Go struct field {owner}.{field} of"
             f" type {_go_type(schema)}"
         )
+    if schema.get("format") == "byte" and isinstance(value, str):
+        return _base64_error(value)
     if isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, Mapping):
