@@ -57,7 +57,7 @@ def test_macro_variables_are_not_undeclared() -> None:
 
 
 def test_runtime_errors_read_as_cel_gos() -> None:
-    with pytest.raises(EvalError, match="^no such key: b$"):
+    with pytest.raises(EvalError, match=r"^no such key: b$"):
         compile_expression("self.b == 1", SELF).evaluate({"self": {"a": 1}})
     with pytest.raises(EvalError, match="no such overload"):
         compile_expression("self + 1", SELF).evaluate({"self": "a"})
