@@ -6,6 +6,7 @@ Every subprocess and every read has a deadline; waits are on events, never on ti
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -659,3 +660,68 @@ def test_upstream_client_certificate_context_is_used(strom: StromServer, tmp_pat
     assert resp.status == 201, body
     # The admin *certificate's* identity, not the admin token user's.
     assert body["status"]["userInfo"]["username"] == "kubernetes-admin"
+
+
+def test_bodies_show_the_plaintext_and_replay_it(
+    strom: StromServer, ns: str, tmp_path: Path
+) -> None:
+    """`--bodies`: `kubectl get configmap -o yaml` and `kubectl get configmaps -w` through the
+    tap show the object bodies and each event's object, credentials masked; the saved capture
+    replays to the same display."""
+    tap = _start_tap(strom.kubeconfig, tmp_path, "--bodies")
+    try:
+        api = Api(strom)
+        body = {"metadata": {"name": "shown"}, "data": {"greeting": "hello tap"}}
+        assert api.post(f"/api/v1/namespaces/{ns}/configmaps", body).status == 201
+        secret = {"metadata": {"name": "creds"}, "stringData": {"password": "do-not-show-me"}}
+        assert api.post(f"/api/v1/namespaces/{ns}/secrets", secret).status == 201
+        env = {**os.environ, "KUBECONFIG": str(tap.kubeconfig)}
+        for kind, name in (("configmap", "shown"), ("secret", "creds")):
+            got = subprocess.run(
+                [kubectl_path(), "get", kind, name, "-n", ns, "-o", "yaml"],
+                capture_output=True, text=True, timeout=60, env=env, check=True,
+            )  # fmt: skip
+            assert name in got.stdout
+        watcher = subprocess.Popen(
+            [kubectl_path(), "get", "configmaps", "-n", ns, "-w", "--request-timeout=30s"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )  # fmt: skip
+        try:
+            _watch_started(tap, f"/namespaces/{ns}/configmaps")
+            later = {"metadata": {"name": "later"}, "data": {"k": "v"}}
+            assert api.post(f"/api/v1/namespaces/{ns}/configmaps", later).status == 201
+            event = tap.wait_record(
+                lambda r: r["type"] == "event" and r.get("name") == "later",
+                what="the watch event of 'later'",
+            )
+        finally:
+            watcher.kill()
+            watcher.wait(10)
+    finally:
+        tap.stop()
+    records = tap.records
+    request = next(r for r in records if r["type"] == "request" and r["path"].endswith("/shown"))
+    headers = dict(request["headers"])
+    assert headers["Authorization"].startswith("Bearer <masked, ")  # the tap's own token
+    response_body = next(
+        r for r in records
+        if r["type"] == "body" and r["direction"] == "response" and r["req"] == request["req"]
+        and r["conn"] == request["conn"]
+    )  # fmt: skip
+    assert response_body["json"]["data"] == {"greeting": "hello tap"}
+    capture = tap.capture.read_text()
+    assert base64.b64encode(b"do-not-show-me").decode() not in capture  # the Secret's value
+    secret_body = next(
+        r for r in records if r["type"] == "body" and (r.get("json") or {}).get("kind") == "Secret"
+    )
+    assert secret_body["json"]["data"]["password"].startswith("<masked, ")
+    # kubectl -w asks for Table rows: the event's object is the Table with the row's object
+    assert event["object"]["kind"] == "Table"
+    assert event["object"]["rows"][0]["object"]["metadata"]["name"] == "later"
+    replayed = _run_tap("--replay", str(tap.capture))
+    assert replayed.returncode == 0, replayed.stderr
+    assert "hello tap" in replayed.stdout  # the GET's body, shown as YAML
+    assert "greeting: hello tap" in replayed.stdout
+    assert "name: later" in replayed.stdout  # the watch event's object
+    again = _run_tap("--replay", str(tap.capture))
+    assert again.stdout == replayed.stdout

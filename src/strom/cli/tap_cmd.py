@@ -71,6 +71,16 @@ def register(sub: Any) -> None:
         help="display format: one line per record, or the capture's NDJSON (default pretty)",
     )
     tap.add_argument(
+        "--bodies",
+        action="store_true",
+        help="also show (and save) headers, request and response bodies, each event's object",
+    )
+    tap.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="with --bodies: do not mask credentials (Authorization, tokens, Secret values)",
+    )
+    tap.add_argument(
         "--connect-timeout",
         type=float,
         default=5.0,
@@ -119,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
             save=args.save,
             output=args.output,
             connect_timeout=args.connect_timeout,
+            bodies=args.bodies,
+            show_secrets=args.show_secrets,
         )
         import uvloop
 

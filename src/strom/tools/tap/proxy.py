@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httptools
 
+from strom.tools.tap.bodies import BodyBuffer, body_fields, masked_headers
 from strom.tools.tap.http1 import (
     LAST_CHUNK,
     Header,
@@ -54,6 +55,8 @@ class TapState:
     token: str
     sink: Sink
     connect_timeout: float
+    bodies: bool = False  # headers, bodies and event objects in the records (--bodies)
+    show_secrets: bool = False  # ... with credentials unmasked (--show-secrets)
     clients: set[ClientSide] = field(default_factory=set)
     _next_conn: int = 0
 
@@ -90,6 +93,10 @@ class Exchange:
     response_bytes: int = 0
     events: int = 0
     decoder: WatchDecoder | None = None
+    request_type: str | None = None  # content types, for --bodies
+    response_type: str | None = None
+    request_body: BodyBuffer | None = None  # kept with --bodies
+    response_body: BodyBuffer | None = None
 
 
 def _is_watch(target: str) -> bool:
@@ -315,6 +322,11 @@ class ClientSide(asyncio.Protocol):
         ex.close_after = ex.upgrade or not self.parser.should_keep_alive()
         self._current = ex
         self.queue.append(ex)
+        extra: dict[str, Any] = {}
+        ex.request_type = _text(get_header(self._headers, b"content-type"))
+        if self.tap.bodies:
+            extra["headers"] = masked_headers(self._headers, self.tap.show_secrets)
+            ex.request_body = BodyBuffer()
         self.emit(
             "request",
             req=ex.seq,
@@ -322,7 +334,8 @@ class ClientSide(asyncio.Protocol):
             path=target,
             userAgent=_text(get_header(self._headers, b"user-agent")),
             accept=_text(get_header(self._headers, b"accept")),
-            contentType=_text(get_header(self._headers, b"content-type")),
+            contentType=ex.request_type,
+            **extra,
         )
         if not self._authorized():
             ex.local, ex.local_status = (
@@ -338,11 +351,17 @@ class ClientSide(asyncio.Protocol):
         if ex is None:
             return
         ex.request_bytes += len(body)
+        if ex.request_body is not None:
+            ex.request_body.add(body)
         if ex.local is None:
             self._send_up(chunk(body) if ex.req_chunked else body)
 
     def on_message_complete(self) -> None:
         ex = self._current
+        if ex is not None and ex.request_body is not None and ex.request_body.size:
+            fields = body_fields(ex.request_type, ex.request_body, self.tap.show_secrets)
+            self.emit("body", req=ex.seq, direction="request", **fields)
+            ex.request_body = None
         if ex is not None and ex.local is None and ex.req_chunked:
             self._send_up(LAST_CHUNK)
         self._current = None
@@ -460,8 +479,16 @@ class ClientSide(asyncio.Protocol):
             out.append((b"Connection", b"close"))
         self.transport.write(head(b"HTTP/1.1 %d %s" % (status, reason), out))
         content_type = _text(get_header(headers, b"content-type"))
+        bodies = self.tap.bodies
         if ex.watch and 200 <= status < 300:
-            ex.decoder = WatchDecoder(content_type or "")
+            ex.decoder = WatchDecoder(
+                content_type or "", objects=bodies, show_secrets=self.tap.show_secrets
+            )
+        extra: dict[str, Any] = {}
+        if bodies:
+            extra["headers"] = masked_headers(headers, self.tap.show_secrets)
+            if ex.decoder is None:
+                ex.response_body, ex.response_type = BodyBuffer(), content_type
         self.emit(
             "response",
             req=ex.seq,
@@ -470,6 +497,7 @@ class ClientSide(asyncio.Protocol):
             latencyMs=round((time.monotonic() - ex.started) * 1000, 3),
             contentType=content_type,
             watch=ex.watch,
+            **extra,
         )
         if ex.head_only:
             # httptools cannot be told a HEAD response has no body; this upstream connection
@@ -484,6 +512,8 @@ class ClientSide(asyncio.Protocol):
         ex = self.queue[0]
         ex.response_bytes += len(body)
         self.transport.write(chunk(body) if ex.chunked_out else body)
+        if ex.response_body is not None:
+            ex.response_body.add(body)
         if ex.decoder is not None:
             for fields in ex.decoder.feed(body):
                 ex.events += 1
@@ -521,6 +551,10 @@ class ClientSide(asyncio.Protocol):
             self.transport.write(data)
 
     def _finish(self, ex: Exchange) -> None:
+        if ex.response_body is not None and ex.response_body.size:
+            fields = body_fields(ex.response_type, ex.response_body, self.tap.show_secrets)
+            self.emit("body", req=ex.seq, direction="response", **fields)
+            ex.response_body = None
         self._emit_end(ex)
         if self.queue and self.queue[0] is ex:
             self.queue.popleft()

@@ -5,8 +5,9 @@ wall-clock `t` and the connection id `conn`), so the live display, `-o json`, th
 capture and `--replay` cannot drift apart: replay is literally rendering the saved records.
 
 Record types: `tap` (capture header), `open`/`close` (a client connection), `request`,
-`response` (headers arrived: status and latency), `event` (one watch event), `end` (the
-response finished, or was cut), `error`.
+`response` (headers arrived: status and latency), `event` (one watch event), `body` (a
+request's or response's body, with `--bodies`), `end` (the response finished, or was cut),
+`error`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+from .bodies import event_object, object_block
 
 __all__ = [
     "CAPTURE_VERSION",
@@ -128,10 +131,18 @@ def _r_close(r: Record) -> str:
     return f"closed after {r.get('requests', 0)} request(s)"
 
 
+def _headers_block(r: Record) -> str:
+    headers = r.get("headers")
+    if not isinstance(headers, list):
+        return ""
+    return "".join(f"\n    {name}: {value}" for name, value in headers)
+
+
 def _r_request(r: Record) -> str:
     body = f" body={r['contentType']}" if r.get("contentType") else ""
     agent = r.get("userAgent") or "-"
-    return f'#{r.get("req")} {r.get("method")} {r.get("path")}{body} "{agent}"'
+    line = f'#{r.get("req")} {r.get("method")} {r.get("path")}{body} "{agent}"'
+    return line + _headers_block(r)
 
 
 def _r_response(r: Record) -> str:
@@ -141,9 +152,10 @@ def _r_response(r: Record) -> str:
     if r.get("local"):
         extras.append("answered by tap")
     latency = _duration(float(r.get("latencyMs", 0.0)))
-    return f"#{r.get('req')} {r.get('status')} {r.get('reason', '')} in {latency} " + " ".join(
+    line = f"#{r.get('req')} {r.get('status')} {r.get('reason', '')} in {latency} " + " ".join(
         extras
     )
+    return line + _headers_block(r)
 
 
 def _r_event(r: Record) -> str:
@@ -154,10 +166,27 @@ def _r_event(r: Record) -> str:
     if r.get("namespace"):
         where = f"{r['namespace']}/{where}"
     detail = f" {r['message']}" if r.get("message") else ""
-    return (
+    line = (
         f"#{r.get('req')}   {r.get('eventType'):<9} {where} "
         f"rv={r.get('resourceVersion', '')}{detail} ({size})"
     )
+    if "object" in r:
+        line += "\n" + object_block(r["object"], indent="      ")
+    return line
+
+
+def _r_body(r: Record) -> str:
+    head = (
+        f"#{r.get('req')} {r.get('direction')} body {r.get('contentType') or '-'}"
+        f" {_size(int(r.get('bytes', 0)))}"
+    )
+    if r.get("truncated"):
+        return head + " (larger than the tap keeps: not shown)"
+    if "json" in r:
+        return head + "\n" + object_block(r["json"])
+    if "text" in r:
+        return head + "\n" + "\n".join("    " + line for line in str(r["text"]).splitlines())
+    return head
 
 
 def _r_end(r: Record) -> str:
@@ -183,6 +212,7 @@ _RENDERERS = {
     "request": _r_request,
     "response": _r_response,
     "event": _r_event,
+    "body": _r_body,
     "end": _r_end,
     "error": _r_error,
 }
@@ -198,7 +228,11 @@ class WatchDecoder:
     length prefix (shown by size only, as is any other content type, per chunk).
     """
 
-    def __init__(self, content_type: str) -> None:
+    def __init__(
+        self, content_type: str, *, objects: bool = False, show_secrets: bool = False
+    ) -> None:
+        self.objects = objects  # include each event's object (`--bodies`)
+        self.show_secrets = show_secrets
         media = content_type.split(";", 1)[0].strip().lower()
         if media.endswith("json"):
             self.mode = "json"
@@ -230,7 +264,7 @@ class WatchDecoder:
             line = bytes(self._buf) + piece if self._buf else piece
             self._buf.clear()
             if line.strip():
-                out.append(describe_json_event(line))
+                out.append(describe_json_event(line, self.objects, self.show_secrets))
         rest = data[start:]
         if self._skipping:
             self._skipping += len(rest)
@@ -266,8 +300,9 @@ class WatchDecoder:
         return out
 
 
-def describe_json_event(line: bytes) -> Record:
-    """type, kind, namespace/name and resourceVersion of one JSON watch event line."""
+def describe_json_event(line: bytes, objects: bool = False, show_secrets: bool = False) -> Record:
+    """type, kind, namespace/name and resourceVersion of one JSON watch event line (and with
+    `objects`, the event's object itself)."""
     try:
         event = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -287,6 +322,8 @@ def describe_json_event(line: bytes) -> Record:
     }
     if obj.get("kind") == "Status":
         fields["message"] = f"{obj.get('code', '')} {obj.get('reason', '')}: {obj.get('message')}"
+    if objects:
+        fields["object"] = event_object(obj, show_secrets)
     return fields
 
 

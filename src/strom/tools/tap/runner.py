@@ -42,6 +42,8 @@ class TapConfig:
     save: Path | None
     output: str
     connect_timeout: float
+    bodies: bool = False
+    show_secrets: bool = False
 
 
 def _url_host(host: str) -> str:
@@ -83,6 +85,8 @@ async def serve(cfg: TapConfig, *, status: IO[str] = sys.stderr) -> None:
         token=secrets.token_urlsafe(32),
         sink=sink,
         connect_timeout=cfg.connect_timeout,
+        bodies=cfg.bodies,
+        show_secrets=cfg.show_secrets,
     )
     loop = asyncio.get_running_loop()
     try:
