@@ -683,7 +683,8 @@ def test_bodies_show_the_plaintext_and_replay_it(
             )  # fmt: skip
             assert name in got.stdout
         watcher = subprocess.Popen(
-            [kubectl_path(), "get", "configmaps", "-n", ns, "-w", "--request-timeout=30s"],
+            [kubectl_path(), "get", "configmaps", "-n", ns, "-w", "-o", "json",
+             "--request-timeout=30s"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
         )  # fmt: skip
         try:
@@ -693,6 +694,13 @@ def test_bodies_show_the_plaintext_and_replay_it(
             event = tap.wait_record(
                 lambda r: r["type"] == "event" and r.get("name") == "later",
                 what="the watch event of 'later'",
+            )
+            patch = {"data": {"k": "w"}}
+            path = f"/api/v1/namespaces/{ns}/configmaps/later"
+            assert api.patch(path, patch, "application/merge-patch+json").status == 200
+            modified = tap.wait_record(
+                lambda r: r["type"] == "event" and r.get("eventType") == "MODIFIED",
+                what="the MODIFIED event of 'later'",
             )
         finally:
             watcher.kill()
@@ -715,13 +723,13 @@ def test_bodies_show_the_plaintext_and_replay_it(
         r for r in records if r["type"] == "body" and (r.get("json") or {}).get("kind") == "Secret"
     )
     assert secret_body["json"]["data"]["password"].startswith("<masked, ")
-    # kubectl -w asks for Table rows: the event's object is the Table with the row's object
-    assert event["object"]["kind"] == "Table"
-    assert event["object"]["rows"][0]["object"]["metadata"]["name"] == "later"
+    assert event["object"]["kind"] == "ConfigMap" and event["object"]["data"] == {"k": "v"}
+    assert modified["changes"] == ['data.k: "v" → "w"']  # against the version before
     replayed = _run_tap("--replay", str(tap.capture))
     assert replayed.returncode == 0, replayed.stderr
     assert "hello tap" in replayed.stdout  # the GET's body, shown as YAML
     assert "greeting: hello tap" in replayed.stdout
     assert "name: later" in replayed.stdout  # the watch event's object
+    assert '~ data.k: "v" → "w"' in replayed.stdout
     again = _run_tap("--replay", str(tap.capture))
     assert again.stdout == replayed.stdout

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+from strom.tools.watch_printer import diff_objects
 
 from .bodies import event_object, object_block
 
@@ -36,6 +39,8 @@ Record = dict[str, Any]
 
 # A JSON watch event larger than this is reported by size only (the tap never holds more).
 MAX_DECODED_EVENT = 16 * 1024 * 1024
+# What one watch keeps of previous object versions for MODIFIED events' changes (--bodies).
+PREVIOUS_BUDGET = 16 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- sink
@@ -170,6 +175,8 @@ def _r_event(r: Record) -> str:
         f"#{r.get('req')}   {r.get('eventType'):<9} {where} "
         f"rv={r.get('resourceVersion', '')}{detail} ({size})"
     )
+    if r.get("changes"):
+        line += "\n" + "\n".join(f"      ~ {change}" for change in r["changes"])
     if "object" in r:
         line += "\n" + object_block(r["object"], indent="      ")
     return line
@@ -233,6 +240,10 @@ class WatchDecoder:
     ) -> None:
         self.objects = objects  # include each event's object (`--bodies`)
         self.show_secrets = show_secrets
+        # With objects: the last version of each object seen, for a MODIFIED event's changes;
+        # oldest dropped past PREVIOUS_BUDGET bytes of event lines.
+        self._previous: OrderedDict[tuple[Any, Any], tuple[int, Any]] = OrderedDict()
+        self._previous_bytes = 0
         media = content_type.split(";", 1)[0].strip().lower()
         if media.endswith("json"):
             self.mode = "json"
@@ -264,7 +275,10 @@ class WatchDecoder:
             line = bytes(self._buf) + piece if self._buf else piece
             self._buf.clear()
             if line.strip():
-                out.append(describe_json_event(line, self.objects, self.show_secrets))
+                fields = describe_json_event(line, self.objects, self.show_secrets)
+                if self.objects and fields.get("eventType"):
+                    self._remember(fields, len(line))
+                out.append(fields)
         rest = data[start:]
         if self._skipping:
             self._skipping += len(rest)
@@ -274,6 +288,23 @@ class WatchDecoder:
         else:
             self._buf += rest
         return out
+
+    def _remember(self, fields: Record, size: int) -> None:
+        """Add `changes` to a MODIFIED event (against the version before) and keep this one."""
+        inner = _inner_object(fields.get("object"))
+        key = (fields.get("namespace"), fields.get("name"))
+        before = self._previous.pop(key, None)
+        if before is not None:
+            self._previous_bytes -= before[0]
+            if fields["eventType"] == "MODIFIED":
+                fields["changes"] = diff_objects(before[1], inner)
+        if fields["eventType"] == "DELETED" or size > PREVIOUS_BUDGET:
+            return
+        self._previous[key] = (size, inner)
+        self._previous_bytes += size
+        while self._previous_bytes > PREVIOUS_BUDGET:
+            _, (freed, _) = self._previous.popitem(last=False)
+            self._previous_bytes -= freed
 
     def _feed_frames(self, data: bytes) -> list[Record]:
         out: list[Record] = []
@@ -325,6 +356,15 @@ def describe_json_event(line: bytes, objects: bool = False, show_secrets: bool =
     if objects:
         fields["object"] = event_object(obj, show_secrets)
     return fields
+
+
+def _inner_object(obj: Any) -> Any:
+    """The object itself, or for kubectl's Table events the row's object."""
+    if isinstance(obj, dict) and obj.get("kind") == "Table":
+        rows = obj.get("rows")
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            return rows[0].get("object")
+    return obj
 
 
 def _metadata_of(obj: dict[str, Any]) -> dict[str, Any]:
