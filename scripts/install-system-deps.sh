@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages the test suite runs for real: etcd (the etcd storage backend) and tshark
-# (decrypting a captured watch with the TLS key log). Installed only when missing; needs root
+# Debian packages the test suite runs for real: etcd (the etcd storage backend), tshark
+# (decrypting a captured watch with the TLS key log) and chromium (the live view's browser test). Installed only when missing; needs root
 # and apt-get. Without them the tests that need them fail with a message naming the package.
 set -euo pipefail
-wanted=(etcd-server tshark)
+wanted=(etcd-server tshark chromium)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -37,6 +37,7 @@ from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
 from strom.selectors import parse_field_selector, parse_label_selector
 from strom.server.http import Request, Response, StreamingResponse
+from strom.server.monitor import Monitor
 from strom.server.protobuf import decode_k8s_protobuf
 from strom.server.responses import (
     MediaType,
@@ -195,6 +196,7 @@ class ResourceAPI:
         self.auth = auth
         self.types = types
         self.watch_config = watch_config or WatchConfig()
+        self.monitor: Monitor | None = None  # the live view's registry (set by the App)
         # One encoder object per resource type: watch frames are cached by encoder identity.
         # rt -> (that very rt, its encoder): a CRD update makes an equal rt with a new schema
         self._encoders: dict[ResourceType, tuple[ResourceType, Callable[[bytes], bytes]]] = {}
@@ -226,6 +228,8 @@ class ResourceAPI:
             field=opts.field,
             config=self.watch_config,
             converter=converter,
+            monitor=self.monitor,
+            user=request.username,
         )
 
     # --- encoding ------------------------------------------------------------------------

@@ -16,8 +16,10 @@ Without it the cost is a few `is None` tests, plus echoing a client's `Audit-ID`
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import logging
 import time
+from typing import Any
 
 import orjson
 
@@ -35,6 +37,7 @@ from strom.requestinfo import request_info
 from strom.server.api import ResourceAPI
 from strom.server.http import MAX_BODY, Request, Response, StreamingResponse
 from strom.server.metrics import Metrics, request_verb
+from strom.server.monitor import Monitor
 from strom.server.responses import (
     common_headers,
     internal_error_response,
@@ -94,6 +97,21 @@ KUBE_VERSION = {
 _V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 _STORE_CHECK_TIMEOUT = 2.0  # kube-apiserver --etcd-healthcheck-timeout
 _PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+
+def _ui_file(name: str, content_type: str) -> tuple[str, bytes]:
+    return content_type, (importlib.resources.files("strom.server") / "ui" / name).read_bytes()
+
+
+# The live view's static shell, served to any browser (it holds no data).
+_UI_FILES = {
+    path: _ui_file(name, ctype)
+    for path, name, ctype in (
+        ("/ui", "index.html", "text/html; charset=utf-8"),
+        ("/ui/", "index.html", "text/html; charset=utf-8"),
+        ("/ui/app.js", "app.js", "text/javascript; charset=utf-8"),
+    )
+}
 _OPENID_PATHS = ("/.well-known/openid-configuration", "/openid/v1/jwks")
 
 
@@ -136,6 +154,8 @@ class App:
         if audit is not None:
             self.metrics.registry.register(audit.collector())
         self.server_address = "127.0.0.1:6443"  # set by the runner once the port is known
+        self.monitor = Monitor(api.registry.cache, types)  # what /ui/ shows
+        api.monitor = self.monitor
         self._docs: ApiDocs | None = None
         self._docs_generation = -1
 
@@ -193,6 +213,10 @@ class App:
     async def _dispatch(
         self, request: Request, audit: RequestAudit | None
     ) -> Response | StreamingResponse:
+        page = _UI_FILES.get(request.path) if request.method in ("GET", "HEAD") else None
+        if page is not None:
+            # The view's shell (no data: that comes from /ui/api/state, authorized as usual).
+            return Response(200, page[1], page[0], common_headers())
         user = self.authenticator.authenticate(
             authorization=request.headers.get("authorization"), peer_cert=request.peer_cert
         )
@@ -274,6 +298,10 @@ class App:
                 else ("application/jwk-set+json")
             )
             return Response(200, doc, ctype, headers)
+        if path == "/ui/api/state":
+            if request.method not in ("GET", "HEAD"):
+                raise StatusError.method_not_allowed()
+            return json_response(self.monitor.state(), request)
         if path == "/metrics":
             return Response(
                 200,
@@ -324,6 +352,18 @@ class App:
             raise
         finally:
             elapsed = time.perf_counter() - started
+            if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+                sent = request.decoded if isinstance(request.decoded, dict) else {}
+                raw_meta = sent.get("metadata")
+                meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+                self.monitor.write(
+                    verb=verb.lower(),
+                    resource=rt.group_resource + (f"/{rp.subresource}" if rp.subresource else ""),
+                    namespace=rp.namespace,
+                    name=rp.name or str(meta.get("name") or ""),
+                    user=user.username,
+                    code=code,
+                )
             self.metrics.requests.labels(*labels, str(code)).inc()
             self.metrics.duration.labels(*labels).observe(elapsed)
             if verb != "WATCH":  # kube's SLI leaves long-running requests out

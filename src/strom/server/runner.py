@@ -321,6 +321,7 @@ async def run(cfg: ServeConfig) -> int:
     print(f"  CA:         {pki.ca_crt.resolve()}", flush=True)
     print(f"  tokens:     {token_path.resolve()}", flush=True)
     print(f"  authz:      {security.mode}", flush=True)
+    print(f"  live view:  {server_url}/ui/ (sign in with a bearer token)", flush=True)
     print(f"  export KUBECONFIG={kubeconfig.resolve()}", flush=True)
 
     loop = asyncio.get_running_loop()

@@ -33,6 +33,7 @@ from strom.registry.listing import parse_rv
 from strom.registry.tables import to_table
 from strom.selectors import FieldSelector, LabelSelector, parse_field_selector
 from strom.server.http import Connection, Request, StreamingResponse
+from strom.server.monitor import Monitor
 from strom.server.responses import (
     MediaType,
     common_headers,
@@ -170,11 +171,13 @@ class _WatchStream:
         "custom_frame",
         "encoder",
         "initial",
+        "monitor",
         "namespace",
         "opts",
         "rt",
         "start_rev",
         "state",
+        "user",
     )
 
     def __init__(
@@ -191,9 +194,13 @@ class _WatchStream:
         initial: bool,
         start_rev: int,
         converter: Converter | None = None,
+        monitor: Monitor | None = None,
+        user: str = "",
     ) -> None:
         self.rt = rt
         self.converter = converter
+        self.monitor = monitor
+        self.user = user
         self.state = state
         self.cache = cache
         self.opts = opts
@@ -246,6 +253,16 @@ class _WatchStream:
         timers: list[asyncio.TimerHandle] = []
         opened = loop.time()
         caught_up = len(snapshot)
+        shown = None
+        if self.monitor is not None:
+            shown = self.monitor.watch_opened(
+                user=self.user,
+                resource=rt.group_resource,
+                namespace=self.namespace,
+                label=str(self.opts.label),
+                field=str(self.opts.field),
+                sent=lambda: caught_up + watcher.sent,
+            )
         try:
             if history is not None:
                 try:
@@ -276,6 +293,8 @@ class _WatchStream:
             watcher.stop("ended")
             if converting is not None:
                 await converting.close()
+            if shown is not None and self.monitor is not None:
+                self.monitor.watch_closed(shown, watcher.done.result())
             if logs.enabled(2):
                 logs.info(
                     2,
@@ -332,9 +351,11 @@ async def open_watch(
     field: FieldSelector,
     config: WatchConfig,
     converter: Converter | None = None,
+    monitor: Monitor | None = None,
+    user: str = "",
 ) -> StreamingResponse:
     """A watch; `converter` is given for a version whose CRD converts through a webhook
-    (`encoder` then leaves the stored bytes as they are)."""
+    (`encoder` then leaves the stored bytes as they are); `monitor` shows it in /ui/."""
     if name:
         field = parse_field_selector(
             ",".join(p for p in (f"metadata.name={name}", str(field)) if p),
@@ -388,5 +409,7 @@ async def open_watch(
         initial=initial,
         start_rev=rev,
         converter=converter,
+        monitor=monitor,
+        user=user,
     )
     return StreamingResponse(stream.run, content_type=content_type, headers=headers)
