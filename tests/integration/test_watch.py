@@ -552,3 +552,30 @@ def test_metrics_parse_and_carry_kubes_names(api: Api, ns: str) -> None:
         value("apiserver_request_sli_duration_seconds", "_count", verb="GET", resource="configmaps")
         >= 1
     )
+
+
+def test_grafana_dashboard_charts_only_metrics_strom_serves(api: Api, ns: str) -> None:
+    """docs/grafana-watch-dashboard.json: every metric its queries name is one /metrics has."""
+    import re
+    from pathlib import Path
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    dashboard = json.loads(
+        (Path(__file__).parents[2] / "docs" / "grafana-watch-dashboard.json").read_text()
+    )
+    families = list(text_string_to_metric_families(api.get("/metrics").body.decode()))
+    # a labelled family with no child yet has no sample: its name counts as served too
+    samples = {s.name for f in families for s in f.samples} | {f.name for f in families}
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 12
+    names = {
+        name
+        for expr in exprs
+        for name in re.findall(
+            r"\b([a-z_]+(?:_total|_bucket|_seconds|_bytes|_watchers|_objects|"
+            r"_requests|_capacity))\b",
+            expr,
+        )
+    }
+    assert names and names <= samples, sorted(names - samples)
