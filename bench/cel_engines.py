@@ -20,7 +20,7 @@ RULES: list[tuple[str, Any]] = [
     ("self.size() <= 10", "abcdef"),
     ("self.minReplicas <= self.replicas", {"replicas": 5, "minReplicas": 1}),
     ("self.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')", {"name": "web-frontend"}),
-    ("self.items.all(x, x.size() < 20)", {"items": ["item-%d" % i for i in range(10)]}),
+    ("self.items.all(x, x.size() < 20)", {"items": [f"item-{i}" for i in range(10)]}),
     ("self.replicas >= oldSelf.replicas", {"replicas": 5}),
     (
         "self.ports.exists_one(p, p.name == 'http') && self.ports.all(p, p.port > 0)",
