@@ -3,7 +3,7 @@
 # (decrypting a captured watch with the TLS key log) and chromium (the live view's browser test). Installed only when missing; needs root
 # and apt-get. Without them the tests that need them fail with a message naming the package.
 set -euo pipefail
-wanted=(etcd-server tshark chromium)
+wanted=(etcd-server tshark chromium fonts-liberation)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
