@@ -9,18 +9,16 @@ request leaves nothing behind.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from strom.cache.state import Entry, StateCache
 from strom.errors import Cause, StatusError
 from strom.mediatypes import APPLY_PATCH
-from strom.registry import defaults, validation
+from strom.registry import defaults, deletion, validation
 from strom.registry.admission import add_service_account_volume
-from strom.registry.apply import FieldManager, TypedError, manager_name
+from strom.registry.apply import FieldManager, TypedError
 from strom.registry.apply.config import decode_apply_config, gvk_string
 from strom.registry.cluster_ips import ClusterIPAllocator
 from strom.registry.conversion import from_storage, storage_type, to_storage
@@ -34,6 +32,7 @@ from strom.registry.schemas import definition_name
 from strom.registry.strategies import Strategy, strategy_for
 from strom.registry.validation.decode_types import decode_type_error
 from strom.registry.validation.meta import validate_finalizer_names
+from strom.registry.write_options import DeleteOptions, WriteGuard, WriteOptions, WriteResult
 from strom.storage.base import Conflict, KeyExists, KeyNotFound, KeyValue, Store
 from strom.user import UserInfo
 
@@ -41,8 +40,6 @@ __all__ = ["DeleteOptions", "Registry", "WriteOptions", "WriteResult"]
 
 _PATCH_RETRIES = 5
 
-# DeleteOptions.propagationPolicy -> the finalizer that makes the garbage collector act first.
-_POLICY_FINALIZERS = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}
 
 
 def retryable_conflict(exc: StatusError, *, pinned: bool, attempt: int) -> bool:
@@ -66,85 +63,6 @@ def _set_requestor(csr: dict[str, Any], user: UserInfo | None) -> None:
         spec["groups"] = list(user.groups)
     if user.extra:
         spec["extra"] = {k: list(v) for k, v in user.extra.items()}
-
-
-def _default_policy(rt: ResourceType) -> str:
-    """The policy of a DELETE that names none: ReplicationControllers in core/v1 orphan their
-    pods (kept for compatibility, as kube's rcStrategy says), everything else background."""
-    if rt.group == "" and rt.plural == "replicationcontrollers":
-        return "Orphan"
-    return "Background"
-
-
-@dataclass(frozen=True, slots=True)
-class WriteOptions:
-    dry_run: bool = False
-    field_validation: str = "Warn"  # Strict | Warn | Ignore
-    user_agent: str = ""
-    user: UserInfo | None = None  # who writes (None: strom itself)
-    field_manager: str = ""  # ?fieldManager=
-    force: bool = False  # ?force=true (apply only)
-    # Audit annotations admission adds, shared with the request (its audit event reads them).
-    annotations: dict[str, str] = field(default_factory=dict)
-
-    def options(self, kind: str) -> dict[str, Any]:
-        """The CreateOptions/UpdateOptions/PatchOptions admission webhooks are shown."""
-        out: dict[str, Any] = {"kind": kind, "apiVersion": "meta.k8s.io/v1"}
-        if self.dry_run:
-            out["dryRun"] = ["All"]
-        if self.field_manager:
-            out["fieldManager"] = self.field_manager
-        return out
-
-    @property
-    def manager(self) -> str:
-        """Who the write is recorded for in managedFields (managerOrUserAgent); strom's
-        own controllers write as `strom`."""
-        name = manager_name(self.field_manager, self.user_agent)
-        return name or ("strom" if self.user is None else "")
-
-
-class WriteGuard(Protocol):
-    """A check on who may write what, beyond the authorizer's verb check (RBAC's
-    escalation prevention): raises a StatusError (403) to refuse."""
-
-    def check(
-        self,
-        rt: ResourceType,
-        obj: dict[str, Any],
-        old: dict[str, Any] | None,
-        user: UserInfo | None,
-    ) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteOptions:
-    grace_period_seconds: int | None = None
-    uid: str = ""
-    resource_version: str = ""
-    propagation_policy: str = ""
-    dry_run: bool = False
-    user: UserInfo | None = None  # who deletes (None: strom itself)
-    annotations: dict[str, str] = field(default_factory=dict)  # admission's, for audit
-
-    def options(self) -> dict[str, Any]:
-        """The DeleteOptions admission webhooks are shown."""
-        out: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"}
-        if self.grace_period_seconds is not None:
-            out["gracePeriodSeconds"] = self.grace_period_seconds
-        if self.propagation_policy:
-            out["propagationPolicy"] = self.propagation_policy
-        if self.dry_run:
-            out["dryRun"] = ["All"]
-        return out
-
-
-@dataclass(slots=True)
-class WriteResult:
-    obj: dict[str, Any]
-    created: bool = False
-    deleted: bool = False  # the object is gone (delete finished)
-    warnings: list[str] = field(default_factory=list)
 
 
 class Registry:
@@ -579,7 +497,7 @@ class Registry:
         finishing = bool(old_meta.get("deletionTimestamp")) and not stored["metadata"].get(
             "finalizers"
         )
-        if finishing and self._is_namespace(rt):
+        if finishing and deletion.is_namespace(rt):
             # A namespace also waits for its spec.finalizers (cleared through finalize).
             finishing = not (stored.get("spec") or {}).get("finalizers")
         if opts.dry_run:
@@ -777,133 +695,7 @@ class Registry:
     async def delete(
         self, rt: ResourceType, namespace: str, name: str, opts: DeleteOptions
     ) -> WriteResult:
-        for _ in range(_PATCH_RETRIES):
-            current = self.get(rt, namespace, name)
-            try:
-                return await self._delete_once(rt, current, opts)
-            except StatusError as exc:
-                if exc.reason != "Conflict" or opts.resource_version:
-                    raise
-                await self.cache.sync()
-        raise StatusError.stale(rt.plural, name, group=rt.group)
-
-    async def _delete_once(
-        self, rt: ResourceType, current: Entry, opts: DeleteOptions
-    ) -> WriteResult:
-        old = current.obj
-        meta = old.get("metadata") or {}
-        name = meta.get("name", "")
-        if opts.uid and opts.uid != meta.get("uid"):
-            raise StatusError.conflict(
-                rt.plural,
-                name,
-                f"Precondition failed: UID in precondition: {opts.uid}, UID in object meta:"
-                f" {meta.get('uid', '')}",
-                group=rt.group,
-            )
-        if opts.resource_version and opts.resource_version != str(current.rev):
-            raise StatusError.conflict(
-                rt.plural,
-                name,
-                "Precondition failed: ResourceVersion in precondition:"
-                f" {opts.resource_version}, ResourceVersion in object meta: {current.rev}",
-                group=rt.group,
-            )
-        request = AdmissionRequest(
-            rt,
-            "DELETE",
-            meta.get("namespace", ""),
-            name,
-            None,
-            old,
-            opts.user,
-            opts.dry_run,
-            options=opts.options(),
-            annotations=opts.annotations,
-        )
-        if self.admission is not None:
-            await self.admission.mutate(request)
-            await self.admission.validate(request)
-        graceful = self._grace_seconds(rt, old, opts)
-        finalizer = None
-        if not self._is_namespace(rt):
-            finalizer = _POLICY_FINALIZERS.get(opts.propagation_policy or _default_policy(rt))
-        if meta.get("finalizers") or graceful or finalizer or self._is_namespace(rt):
-            return await self._mark_deleting(rt, current, graceful, opts, finalizer=finalizer)
-        if opts.dry_run:
-            return WriteResult(old, deleted=True)
-        try:
-            kv = await self.store.delete(current.key, expected_rev=current.rev)
-        except Conflict as exc:
-            raise StatusError.stale(rt.plural, name, group=rt.group) from exc
-        except KeyNotFound as exc:
-            raise StatusError.not_found(rt.plural, name, group=rt.group) from exc
-        return WriteResult(kv.obj, deleted=True)
-
-    @staticmethod
-    def _is_namespace(rt: ResourceType) -> bool:
-        return rt.group == "" and rt.plural == "namespaces"
-
-    @staticmethod
-    def _grace_seconds(rt: ResourceType, obj: dict[str, Any], opts: DeleteOptions) -> int:
-        """Pods bound to a node wait for their kubelet; everything else goes at once."""
-        if not (rt.group == "" and rt.plural == "pods"):
-            return 0
-        spec = obj.get("spec") or {}
-        if not spec.get("nodeName"):
-            return 0
-        phase = (obj.get("status") or {}).get("phase")
-        if phase in ("Failed", "Succeeded"):
-            return 0
-        if opts.grace_period_seconds is not None:
-            return max(0, opts.grace_period_seconds)
-        return int(spec.get("terminationGracePeriodSeconds", 30))
-
-    async def _mark_deleting(
-        self,
-        rt: ResourceType,
-        current: Entry,
-        grace: int,
-        opts: DeleteOptions,
-        *,
-        finalizer: str | None = None,
-    ) -> WriteResult:
-        """Set deletionTimestamp (and the propagation policy's finalizer, `orphan` or
-        `foregroundDeletion`, which the garbage collector works off)."""
-        old = current.obj
-        old_meta = old.get("metadata") or {}
-        finalizers = list(old_meta.get("finalizers") or ())
-        adds = finalizer is not None and finalizer not in finalizers
-        if old_meta.get("deletionTimestamp") and not adds:
-            return WriteResult(old)  # already being deleted: nothing changes
-        obj = copy.deepcopy(old)
-        meta = obj["metadata"]
-        if adds:
-            # One policy at a time: the new one replaces the other's finalizer.
-            meta["finalizers"] = [f for f in finalizers if f not in _POLICY_FINALIZERS.values()]
-            meta["finalizers"].append(finalizer)
-        if old_meta.get("deletionTimestamp"):
-            return await self._store_deleting(rt, current, obj, opts)
-        when = datetime.now(UTC) + timedelta(seconds=grace)
-        meta["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        meta["deletionGracePeriodSeconds"] = grace
-        if self.strategy(rt).has_generation:
-            meta["generation"] = int(meta.get("generation") or 1) + 1
-        if self._is_namespace(rt):
-            obj.setdefault("status", {})["phase"] = "Terminating"
-        return await self._store_deleting(rt, current, obj, opts)
-
-    async def _store_deleting(
-        self, rt: ResourceType, current: Entry, obj: dict[str, Any], opts: DeleteOptions
-    ) -> WriteResult:
-        meta = obj["metadata"]
-        if opts.dry_run:
-            return WriteResult(obj)
-        try:
-            kv = await self.store.update(current.key, obj, expected_rev=current.rev)
-        except Conflict as exc:
-            raise StatusError.stale(rt.plural, meta.get("name", ""), group=rt.group) from exc
-        return WriteResult(kv.obj)
+        return await deletion.delete(self, rt, namespace, name, opts)
 
     # --- plain store access for built-in controllers -------------------------------------
     async def create_system(self, rt: ResourceType, namespace: str, obj: dict[str, Any]) -> None:

@@ -23,7 +23,6 @@ from strom.auth.reviews import access_review, rules_review, token_review
 from strom.auth.services import TOKEN_REQUEST, AuthServices
 from strom.cache.state import Entry
 from strom.errors import Cause, StatusError
-from strom.registry.apidocs.discovery import version_key
 from strom.registry.apply import validate_field_manager
 from strom.registry.conversion import item_bytes, needs_conversion
 from strom.registry.defaults.structural import apply_schema_defaults, read_defaults
@@ -36,6 +35,7 @@ from strom.registry.scale_endpoint import ScaleEndpoint
 from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
 from strom.selectors import parse_field_selector, parse_label_selector
+from strom.server.crd_versions import deprecation_warning, storage_schema
 from strom.server.http import Request, Response, StreamingResponse
 from strom.server.monitor import Monitor
 from strom.server.protobuf import decode_k8s_protobuf
@@ -239,7 +239,7 @@ class ResourceAPI:
         (an object stored before its CRD gained a default shows it)."""
         if rt.crd is None:
             return type_prefix(rt.kind, rt.api_version) + item_bytes(rt, value)[1:]
-        schema = read_defaults(self._storage_schema(rt))
+        schema = read_defaults(storage_schema(self.types, rt))
         if schema is not None or (rt.storage_version and rt.storage_version != rt.version):
             obj = orjson.loads(value)
             if schema is not None:
@@ -247,13 +247,6 @@ class ResourceAPI:
             obj["apiVersion"] = rt.api_version
             return orjson.dumps(obj)
         return value
-
-    def _storage_schema(self, rt: ResourceType) -> Any:
-        """The openAPIV3Schema objects of `rt` are stored under (its storage version's)."""
-        stored = rt
-        if rt.storage_version and rt.storage_version != rt.version:
-            stored = self.types.lookup(rt.group, rt.storage_version, rt.plural) or rt
-        return ((stored.crd or {}).get("schema") or {}).get("openAPIV3Schema")
 
     def _object_response(
         self,
@@ -319,7 +312,7 @@ class ResourceAPI:
         )
         if rt.crd is not None and (
             (rt.storage_version and rt.storage_version != rt.version)
-            or read_defaults(self._storage_schema(rt)) is not None
+            or read_defaults(storage_schema(self.types, rt)) is not None
         ):
             items = [self.object_bytes(rt, e.value) for e in page.items]
         elif needs_conversion(rt):
@@ -367,31 +360,9 @@ class ResourceAPI:
         else:
             response = await self._item(request, rp, rt, media, user)
         if rt.crd is not None and rt.crd.get("deprecated") is True:
-            warning = _escape(self._deprecation_warning(rt))
+            warning = _escape(deprecation_warning(self.types, rt))
             response.headers.append(("Warning", f'299 - "{warning}"'))
         return response
-
-    def _deprecation_warning(self, rt: ResourceType) -> str:
-        """A deprecated CRD version's warning: its own, or kube's default naming the newest
-        served version that is not deprecated and is newer (defaultDeprecationWarning)."""
-        assert rt.crd is not None
-        own = rt.crd.get("deprecationWarning")
-        if isinstance(own, str):
-            return own
-        text = f"{rt.group}/{rt.version} {rt.kind} is deprecated"
-        newer = [
-            t.version
-            for t in self.types.all()
-            if t.group == rt.group
-            and t.plural == rt.plural
-            and t.crd is not None
-            and t.crd.get("deprecated") is not True
-            and version_key(t.version) < version_key(rt.version)
-        ]
-        if newer:
-            best = min(newer, key=version_key)
-            text += f"; use {rt.group}/{best} {rt.kind}"
-        return text
 
     async def _collection(
         self,
