@@ -56,7 +56,8 @@ def _rows(dom: str, table: str) -> list[list[str]]:
     body = re.search(rf'<table id="{table}">.*?<tbody>(.*?)</tbody>', dom, re.S)
     assert body, f"no table {table} in the page"
     return [
-        re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body[1])
+        re.findall(r"<td[^>]*>(.*?)</td>", row)
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body[1])
     ]
 
 
@@ -100,3 +101,39 @@ def test_a_wrong_token_is_one_clear_line(server: StromServer) -> None:
     dom = _look(f"{server.url}/ui/#token=not-a-token")
     error = re.search(r'<p id="error" role="alert">(.*?)</p>', dom)
     assert error and error[1] == "401: Unauthorized", dom[:2000]
+
+
+def test_a_watch_opens_its_stream(server: StromServer, api: Api, ns: str) -> None:
+    """Opening a watch's stream (the row's click, or a link naming the watch) shows its
+    events live as they happen."""
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    watch = RawWatch(server, f"{base}?watch=true&timeoutSeconds=60")
+    try:
+        watch.wait_events(1)
+
+        def mine() -> list[dict[str, object]]:
+            state = api.get("/ui/api/state").json
+            return [w for w in state["watches"] if w["namespace"] == ns]
+
+        (other,) = wait_for(mine, what="the other client's watch in the view")
+        url = f"{server.url}/ui/#token={server.token}&stream={other['id']}&streamSeconds=5"
+        with tempfile.TemporaryDirectory() as profile:
+            browser = subprocess.Popen(
+                [_chromium(), *_FLAGS[:-1], "--virtual-time-budget=30000",
+                 f"--user-data-dir={profile}", "--dump-dom", url],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )  # fmt: skip
+            try:
+                wait_for(lambda: len(mine()) == 2, what="the page's own watch of the stream")
+                for name in ("streamed-1", "streamed-2"):
+                    assert api.post(base, {"metadata": {"name": name}}).status == 201
+                dom, _ = browser.communicate(timeout=90)
+            finally:
+                if browser.poll() is None:
+                    browser.kill()
+                    browser.wait(10)
+    finally:
+        watch.close()
+    assert "Stream of configmaps in " + ns in dom
+    names = [row[2] for row in _rows(dom, "stream-events") if len(row) == 4]
+    assert "streamed-1" in names and "streamed-2" in names, names

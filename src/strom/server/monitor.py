@@ -28,6 +28,7 @@ _KEPT = 100
 class WatchInfo:
     id: int
     user: str
+    path: str  # the collection's URL path (the view opens its own watch there)
     resource: str
     namespace: str
     label: str
@@ -42,6 +43,7 @@ class WatchInfo:
         out: dict[str, Any] = {
             "id": self.id,
             "user": self.user,
+            "path": self.path,
             "resource": self.resource,
             "namespace": self.namespace,
             "labelSelector": self.label,
@@ -68,6 +70,7 @@ class Monitor:
         self,
         *,
         user: str,
+        path: str,
         resource: str,
         namespace: str,
         label: str,
@@ -75,7 +78,7 @@ class Monitor:
         sent: Callable[[], int],
     ) -> WatchInfo:
         info = WatchInfo(
-            next(self._ids), user, resource, namespace, label, field, time.time(), sent
+            next(self._ids), user, path, resource, namespace, label, field, time.time(), sent
         )
         self.open[info.id] = info
         return info

@@ -174,6 +174,7 @@ class _WatchStream:
         "monitor",
         "namespace",
         "opts",
+        "path",
         "rt",
         "start_rev",
         "state",
@@ -196,8 +197,10 @@ class _WatchStream:
         converter: Converter | None = None,
         monitor: Monitor | None = None,
         user: str = "",
+        path: str = "",
     ) -> None:
         self.rt = rt
+        self.path = path
         self.converter = converter
         self.monitor = monitor
         self.user = user
@@ -257,6 +260,7 @@ class _WatchStream:
         if self.monitor is not None:
             shown = self.monitor.watch_opened(
                 user=self.user,
+                path=self.path,
                 resource=rt.group_resource,
                 namespace=self.namespace,
                 label=str(self.opts.label),
@@ -411,5 +415,6 @@ async def open_watch(
         converter=converter,
         monitor=monitor,
         user=user,
+        path=request.path if not name else request.path.rsplit("/", 1)[0],
     )
     return StreamingResponse(stream.run, content_type=content_type, headers=headers)

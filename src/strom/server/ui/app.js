@@ -10,7 +10,8 @@ function token() {
   const match = location.hash.match(/token=([^&]+)/);
   if (match) {
     sessionStorage.setItem("strom-token", decodeURIComponent(match[1]));
-    history.replaceState(null, "", location.pathname);
+    const rest = location.hash.slice(1).split("&").filter((p) => !p.startsWith("token="));
+    history.replaceState(null, "", location.pathname + (rest.length ? `#${rest.join("&")}` : ""));
   }
   return sessionStorage.getItem("strom-token") || "";
 }
@@ -48,11 +49,68 @@ function selectors(w) {
   return [w.labelSelector, w.fieldSelector].filter(Boolean).join(" ; ") || "-";
 }
 
+function hashParam(name) {
+  const match = location.hash.match(new RegExp(`${name}=([^&]+)`));
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+let streaming = 0; // the watch whose stream is shown (its id)
+const asked = hashParam("stream"); // a link may open one watch's stream at once
+const streamSeconds = Number(hashParam("streamSeconds")) || 300;
+
+// A watch's stream: the page opens a watch of its own on the same resource, namespace and
+// selectors, and shows each event as it arrives (the newest first).
+async function openStream(w) {
+  streaming = w.id;
+  const panel = document.getElementById("stream");
+  panel.hidden = false;
+  document.getElementById("stream-title").textContent =
+    `Stream of ${w.resource} in ${w.namespace || "all namespaces"} (as ${w.user} watches it)`;
+  const body = document.querySelector("#stream-events tbody");
+  body.replaceChildren();
+  const params = new URLSearchParams({ watch: "true", timeoutSeconds: String(streamSeconds) });
+  if (w.labelSelector) params.set("labelSelector", w.labelSelector);
+  if (w.fieldSelector) params.set("fieldSelector", w.fieldSelector);
+  const reply = await fetch(`${w.path}?${params}`, {
+    headers: { Authorization: `Bearer ${token()}` },
+  });
+  const reader = reply.body.getReader();
+  const decoder = new TextDecoder();
+  let pending = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done || streaming !== w.id) break;
+    pending += decoder.decode(value, { stream: true });
+    let newline;
+    while ((newline = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      if (!line.trim()) continue;
+      const event = JSON.parse(line);
+      const meta = (event.object && event.object.metadata) || {};
+      const tr = document.createElement("tr");
+      tr.append(cell(clock(Date.now() / 1000)), cell(event.type), cell(meta.name || "-"),
+        cell(meta.resourceVersion || "-"));
+      body.prepend(tr);
+    }
+  }
+}
+
 function draw(state) {
   fill("watches", state.watches.map((w) => [
     cell(w.user), cell(w.resource), cell(w.namespace || "(all)"), cell(selectors(w)),
     cell(clock(w.opened)), cell(String(w.events), "num"),
   ]), "no open watches");
+  document.querySelectorAll("#watches tbody tr").forEach((tr, i) => {
+    const w = state.watches[i];
+    if (!w) return;
+    tr.dataset.id = String(w.id);
+    tr.addEventListener("click", () => openStream(w));
+  });
+  if (asked && !streaming) {
+    const w = state.watches.find((x) => String(x.id) === asked);
+    if (w) openStream(w);
+  }
   fill("ended", state.ended.map((w) => [
     cell(w.user), cell(w.resource), cell(w.namespace || "(all)"), cell(String(w.events), "num"),
     cell(clock(w.ended)), cell(w.reason),
