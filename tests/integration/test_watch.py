@@ -530,6 +530,8 @@ def test_metrics_parse_and_carry_kubes_names(api: Api, ns: str) -> None:
         "apiserver_request_sli_duration_seconds",
         "etcd_request_duration_seconds",
         "apiserver_request",
+        "apiserver_authorization_decisions",
+        "apiserver_authorization_duration_seconds",
     ):
         assert name in families, name
 
@@ -548,6 +550,7 @@ def test_metrics_parse_and_carry_kubes_names(api: Api, ns: str) -> None:
     )
     assert value("apiserver_current_inflight_requests", request_kind="readOnly") >= 1  # this GET
     assert value("apiserver_current_inflight_requests", request_kind="mutating") == 0
+    assert value("apiserver_authorization_decisions", "_total", decision="allowed") >= 2
     assert (
         value("apiserver_request_sli_duration_seconds", "_count", verb="GET", resource="configmaps")
         >= 1

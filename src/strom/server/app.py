@@ -125,6 +125,7 @@ class App:
         types: TypeTable,
         authenticator: Authenticator,
         authorizer: Authorizer,
+        authorizer_mode: str = "RBAC",
         max_in_flight: int,
         audit: Auditor | None = None,
     ) -> None:
@@ -133,6 +134,7 @@ class App:
         self.types = types
         self.authenticator = authenticator
         self.authorizer = authorizer
+        self.authorizer_mode = authorizer_mode  # RBAC | AlwaysAllow, for the metrics' labels
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.in_flight_mutating = 0  # of in_flight, the writes (kube's request_kind)
@@ -272,7 +274,14 @@ class App:
             name=info.name,
             path=info.path,
         )
+        started = time.perf_counter()
         decision, reason = self.authorizer.authorize(attrs)
+        allowed = decision is Decision.ALLOW
+        self.metrics.authorization_duration.labels("allowed" if allowed else "denied").observe(
+            time.perf_counter() - started
+        )
+        mode = self.authorizer_mode
+        self.metrics.authorization.labels(mode, mode, "allowed" if allowed else "denied").inc()
         if decision is Decision.ALLOW:
             if audit is not None:
                 audit.authorized("allow", reason)

@@ -202,6 +202,20 @@ class Metrics:
         self.types = types
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             self.registry.register(collector)
+        self.authorization = Counter(
+            "apiserver_authorization_decisions",
+            "Total number of terminal decisions made by an authorizer split by authorizer type,"
+            " name, and decision.",
+            ("type", "name", "decision"),
+            registry=self.registry,
+        )
+        self.authorization_duration = Histogram(
+            "apiserver_authorization_duration_seconds",
+            "Authorization duration in seconds broken out by result.",
+            ("result",),
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+            registry=self.registry,
+        )
         self.webhook_duration = Histogram(
             "apiserver_admission_webhook_admission_duration_seconds",
             "Admission webhook latency histogram in seconds, identified by name and broken out"

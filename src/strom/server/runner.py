@@ -270,6 +270,7 @@ async def run(cfg: ServeConfig) -> int:
         types=types,
         authenticator=authenticator,
         authorizer=security.authorizer,
+        authorizer_mode=security.mode,
         max_in_flight=cfg.max_requests_inflight,
         audit=auditor,
     )
