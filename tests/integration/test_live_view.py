@@ -66,17 +66,18 @@ def test_a_watch_appears_counts_events_and_ends(
 ) -> None:
     url = f"{server.url}/ui/#token={server.token}"
     base = f"/api/v1/namespaces/{ns}/configmaps"
-    watch = RawWatch(server, f"{base}?watch=true&timeoutSeconds=60")
+    watch = RawWatch(server, f"{base}?watch=true&timeoutSeconds=60&allowWatchBookmarks=true")
     try:
         assert api.post(base, {"metadata": {"name": "first"}}).status == 201
-        watch.wait_events(1)
+        wait_for(lambda: any(e["type"] == "ADDED" for e in watch.events), what="an event")
         first = [r for r in _rows(_look(url), "watches") if ns in r]
         assert len(first) == 1, first
-        user, resource, namespace, _selectors, _opened, events = first[0]
+        user, resource, namespace, _selectors, _opened, events, queued, lag, marks = first[0]
         assert (user, resource, namespace) == ("admin", "configmaps", ns)
+        assert (queued, lag, marks) == ("0", "-", "yes")  # a client that keeps up
         for name in ("second", "third"):
             assert api.post(base, {"metadata": {"name": name}}).status == 201
-        watch.wait_events(3)
+        wait_for(lambda: sum(e["type"] == "ADDED" for e in watch.events) >= 3, what="three events")
         shot = tmp_path / "live-view.png"
         dom = _look(url, f"--screenshot={shot}", "--window-size=1200,900")
         (row,) = [r for r in _rows(dom, "watches") if ns in r]

@@ -35,6 +35,9 @@ class WatchInfo:
     field: str
     opened: float  # wall clock
     sent: Callable[[], int]  # events sent so far (read live from the watcher)
+    bookmarks: bool = False  # the client asked for bookmarks
+    queued: Callable[[], int] = lambda: 0  # bytes written but not yet taken by the client
+    paused: Callable[[], float] = lambda: 0.0  # since when the client stopped reading (0: not)
     ended: float = 0.0
     reason: str = ""
     events: int = 0
@@ -50,7 +53,12 @@ class WatchInfo:
             "fieldSelector": self.field,
             "opened": self.opened,
             "events": self.events if self.ended else self.sent(),
+            "bookmarks": self.bookmarks,
         }
+        if not self.ended:
+            since = self.paused()
+            out["queuedBytes"] = self.queued()
+            out["lagSeconds"] = round(time.monotonic() - since, 3) if since else 0.0
         if self.ended:
             out["ended"] = self.ended
             out["reason"] = self.reason
@@ -76,9 +84,23 @@ class Monitor:
         label: str,
         field: str,
         sent: Callable[[], int],
+        bookmarks: bool = False,
+        queued: Callable[[], int] = lambda: 0,
+        paused: Callable[[], float] = lambda: 0.0,
     ) -> WatchInfo:
         info = WatchInfo(
-            next(self._ids), user, path, resource, namespace, label, field, time.time(), sent
+            next(self._ids),
+            user,
+            path,
+            resource,
+            namespace,
+            label,
+            field,
+            time.time(),
+            sent,
+            bookmarks,
+            queued,
+            paused,
         )
         self.open[info.id] = info
         return info

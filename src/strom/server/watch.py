@@ -266,6 +266,9 @@ class _WatchStream:
                 label=str(self.opts.label),
                 field=str(self.opts.field),
                 sent=lambda: caught_up + watcher.sent,
+                bookmarks=watcher.bookmarks,
+                queued=connection.write_buffer_size,
+                paused=lambda: connection.paused_since,
             )
         try:
             if history is not None:

@@ -45,6 +45,11 @@ function clock(seconds) {
   return new Date(seconds * 1000).toLocaleTimeString();
 }
 
+function bytes(n) {
+  if (!n) return "0";
+  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
+}
+
 function selectors(w) {
   return [w.labelSelector, w.fieldSelector].filter(Boolean).join(" ; ") || "-";
 }
@@ -99,7 +104,8 @@ async function openStream(w) {
 function draw(state) {
   fill("watches", state.watches.map((w) => [
     cell(w.user), cell(w.resource), cell(w.namespace || "(all)"), cell(selectors(w)),
-    cell(clock(w.opened)), cell(String(w.events), "num"),
+    cell(clock(w.opened)), cell(String(w.events), "num"), cell(bytes(w.queuedBytes), "num"),
+    cell(w.lagSeconds ? `${w.lagSeconds.toFixed(1)}s` : "-", "num"), cell(w.bookmarks ? "yes" : "no"),
   ]), "no open watches");
   document.querySelectorAll("#watches tbody tr").forEach((tr, i) => {
     const w = state.watches[i];
