@@ -733,3 +733,44 @@ def test_bodies_show_the_plaintext_and_replay_it(
     assert '~ data.k: "v" → "w"' in replayed.stdout
     again = _run_tap("--replay", str(tap.capture))
     assert again.stdout == replayed.stdout
+
+
+def test_raw_capture_replays_the_session_byte_for_byte(
+    strom: StromServer, ns: str, tmp_path: Path
+) -> None:
+    """`--save-raw` keeps every byte each side sent, as it arrived (chunk framing included);
+    `--replay --raw-out` gives them back: the client's requests and the API server's answers,
+    parsed again, are what the client sent and what it got."""
+    tap = _start_tap(strom.kubeconfig, tmp_path, "--save-raw")
+    try:
+        token = yaml.safe_load(tap.kubeconfig.read_text())["users"][0]["user"]["token"]
+        conn = _tap_connection(tap)
+        try:
+            path = f"/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=1"
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            got = conn.getresponse().read()  # the watch's events, until its timeout
+        finally:
+            conn.close()
+        tap.wait_record(lambda r: r["type"] == "close", what="the connection's end")
+    finally:
+        tap.stop()
+    out = tmp_path / "raw"
+    replayed = _run_tap("--replay", str(tap.capture), "--raw-out", str(out))
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout and "raw" not in replayed.stdout  # bytes go to files, not the display
+    (up,) = sorted(out.glob("*.up"))
+    (down,) = sorted(out.glob("*.down"))
+    assert up.read_bytes().startswith(f"GET {path} HTTP/1.1\r\n".encode())
+    answer = down.read_bytes()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"Transfer-Encoding: chunked" in answer
+    _, _, body = answer.partition(b"\r\n\r\n")
+    payload, rest = bytearray(), body
+    while rest:  # undo the server's chunking: what remains is what the client read
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        payload += rest[:size]
+        rest = rest[size + 2 :]
+    assert bytes(payload) == got
+    assert b'"type":"ADDED"' in got  # the namespace's kube-root-ca.crt

@@ -64,6 +64,17 @@ def register(sub: Any) -> None:
     tap.add_argument("--save", type=Path, metavar="FILE", help="also write a capture (NDJSON)")
     tap.add_argument("--replay", type=Path, metavar="FILE", help="show a saved capture and exit")
     tap.add_argument(
+        "--save-raw",
+        action="store_true",
+        help="with --save: also keep every byte each side sent, unmasked (credentials too)",
+    )
+    tap.add_argument(
+        "--raw-out",
+        type=Path,
+        metavar="DIR",
+        help="with --replay: write each connection's bytes to DIR/c<N>.up and c<N>.down",
+    )
+    tap.add_argument(
         "-o",
         "--output",
         choices=("pretty", "json"),
@@ -113,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.replay is not None:
-            if replay(args.replay, output=args.output) == 0:
+            if replay(args.replay, output=args.output, raw_out=args.raw_out) == 0:
                 raise TapError(f"{args.replay} holds no tap records")
             return 0
         host, port = _listen_address(args.listen)
@@ -131,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             connect_timeout=args.connect_timeout,
             bodies=args.bodies,
             show_secrets=args.show_secrets,
+            save_raw=args.save_raw,
         )
         import uvloop
 

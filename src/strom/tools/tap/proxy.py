@@ -18,6 +18,7 @@ queued for writing, reading from the other side pauses until it drains.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import ssl
 import time
@@ -57,6 +58,7 @@ class TapState:
     connect_timeout: float
     bodies: bool = False  # headers, bodies and event objects in the records (--bodies)
     show_secrets: bool = False  # ... with credentials unmasked (--show-secrets)
+    raw: bool = False  # every byte each side sent, as it arrived, into the capture (--save-raw)
     clients: set[ClientSide] = field(default_factory=set)
     _next_conn: int = 0
 
@@ -142,6 +144,8 @@ class UpstreamSide(asyncio.Protocol):
         self.client.resume("upstream")
 
     def data_received(self, data: bytes) -> None:
+        if self.client.tap.raw:
+            self.client.record_raw("down", data)
         if self.discard:
             return
         if self.tunnel:
@@ -207,6 +211,10 @@ class ClientSide(asyncio.Protocol):
         record.update(fields)
         self.tap.sink.emit(record)
 
+    def record_raw(self, direction: str, data: bytes) -> None:
+        """The bytes as they arrived (`up`: from the client, `down`: from the API server)."""
+        self.emit("raw", dir=direction, data=base64.b64encode(data).decode("ascii"))
+
     def _emit_end(self, ex: Exchange, *, aborted: bool = False) -> None:
         self.emit(
             "end",
@@ -253,6 +261,8 @@ class ClientSide(asyncio.Protocol):
             self.up.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self.tap.raw:
+            self.record_raw("up", data)
         if self.tunnel:
             if self.queue:
                 self.queue[0].request_bytes += len(data)

@@ -63,6 +63,8 @@ class Sink:
         if self._save is not None:
             self._save.write(line + b"\n")
             self._save.flush()
+        if record.get("type") == "raw":
+            return  # the session's bytes: for the capture only (--replay --raw-out)
         text = render_pretty(record) if self._pretty else line.decode("utf-8")
         if text is not None:
             try:

@@ -9,6 +9,7 @@ that can forward).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ipaddress
 import secrets
@@ -44,6 +45,7 @@ class TapConfig:
     connect_timeout: float
     bodies: bool = False
     show_secrets: bool = False
+    save_raw: bool = False
 
 
 def _url_host(host: str) -> str:
@@ -87,6 +89,7 @@ async def serve(cfg: TapConfig, *, status: IO[str] = sys.stderr) -> None:
         connect_timeout=cfg.connect_timeout,
         bodies=cfg.bodies,
         show_secrets=cfg.show_secrets,
+        raw=cfg.save_raw and cfg.save is not None,
     )
     loop = asyncio.get_running_loop()
     try:
@@ -159,14 +162,31 @@ async def _until_signalled(loop: asyncio.AbstractEventLoop) -> None:
             loop.remove_signal_handler(sig)
 
 
-def replay(path: Path, *, output: str, out: IO[str] | None = None) -> int:
-    """Show a `--save` capture again, as it was shown live; returns how many records."""
+def replay(
+    path: Path, *, output: str, out: IO[str] | None = None, raw_out: Path | None = None
+) -> int:
+    """Show a `--save` capture again, as it was shown live; returns how many records. With
+    `raw_out`, also write each connection's bytes (a `--save-raw` capture) to
+    `c<N>.up` (from the client) and `c<N>.down` (from the API server) there, byte for byte."""
     sink = Sink(output=output, out=out, save=None)
+    streams: dict[str, IO[bytes]] = {}
     try:
+        if raw_out is not None:
+            raw_out.mkdir(parents=True, exist_ok=True)
         count = 0
         for record in read_capture(path):
             sink.emit(record)
             count += 1
+            if raw_out is not None and record.get("type") == "raw":
+                name = f"c{record.get('conn')}.{record.get('dir')}"
+                if name not in streams:
+                    streams[name] = (raw_out / name).open("wb")
+                streams[name].write(base64.b64decode(str(record.get("data") or "")))
     except OSError as exc:
         raise TapError(f"cannot read capture {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise TapError(f"{path}: a raw record is not base64: {exc}") from None
+    finally:
+        for stream in streams.values():
+            stream.close()
     return count
