@@ -7,9 +7,10 @@ Routing, discovery and OpenAPI read it; it changes only when a CRD is establishe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from strom.cache.state import ResourceState, StateCache
 from strom.registry.kinds import BUILTIN, VIRTUAL, ResourceType
 
 __all__ = ["TypeTable", "types_from_crd"]
@@ -37,6 +38,17 @@ class TypeTable:
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self.by_path.get((group, version, plural))
+
+    def with_states(self, cache: StateCache) -> Iterator[tuple[ResourceType, ResourceState]]:
+        """Each served resource's cached state, once per storage prefix (versions of one
+        resource share it): for what reports per resource (metrics, the live view)."""
+        seen: set[str] = set()
+        for rt in self.all():
+            state = cache.state(rt.key_prefix)
+            if state is None or rt.key_prefix in seen:
+                continue
+            seen.add(rt.key_prefix)
+            yield rt, state
 
     def all(self) -> list[ResourceType]:
         return list(self.by_path.values())

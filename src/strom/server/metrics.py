@@ -119,12 +119,7 @@ class _WatchCollector(Collector):
             "Watch event size distribution in bytes",
             labels=["group", "version", "kind"],
         )
-        seen: set[str] = set()
-        for rt in self.types.all():
-            state = self.cache.state(rt.key_prefix)
-            if state is None or rt.key_prefix in seen:
-                continue
-            seen.add(rt.key_prefix)
+        for rt, state in self.types.with_states(self.cache):
             watchers.add_metric([rt.group, rt.version, rt.kind], len(state.watchers))
             events.add_metric([rt.group, rt.version, rt.kind], state.watchers.events_sent)
             objects.add_metric([rt.group_resource], len(state))

@@ -128,14 +128,10 @@ class Monitor:
 
     def state(self) -> dict[str, Any]:
         """The view's JSON: watches (open first), per-resource event counters, writes."""
-        counters: dict[str, int] = {}
-        seen: set[str] = set()
-        for rt in self.types.all():
-            state = self.cache.state(rt.key_prefix)
-            if state is None or rt.key_prefix in seen:
-                continue
-            seen.add(rt.key_prefix)
-            counters[rt.group_resource] = state.watchers.events_sent
+        counters = {
+            rt.group_resource: state.watchers.events_sent
+            for rt, state in self.types.with_states(self.cache)
+        }
         return {
             "now": time.time(),
             "watches": [w.to_json() for w in self.open.values()],
