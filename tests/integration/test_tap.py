@@ -733,6 +733,12 @@ def test_bodies_show_the_plaintext_and_replay_it(
     assert '~ data.k: "v" → "w"' in replayed.stdout
     again = _run_tap("--replay", str(tap.capture))
     assert again.stdout == replayed.stdout
+    # narrowed as strom watch narrows: one object of one resource
+    only = _run_tap("--replay", str(tap.capture), "--resource", "configmaps", "--name", "shown")
+    assert "hello tap" in only.stdout and "name: later" not in only.stdout
+    assert "creds" not in only.stdout
+    documents = _run_tap("--replay", str(tap.capture), "-n", ns, "-o", "yaml").stdout
+    assert documents.startswith("---\n") and "type: request" in documents
 
 
 def test_raw_capture_replays_the_session_byte_for_byte(

@@ -77,10 +77,18 @@ def register(sub: Any) -> None:
     tap.add_argument(
         "-o",
         "--output",
-        choices=("pretty", "json"),
+        choices=("pretty", "json", "yaml"),
         default="pretty",
-        help="display format: one line per record, or the capture's NDJSON (default pretty)",
+        help="display format: one line per record (bodies as YAML), the capture's NDJSON, or"
+        " YAML documents (default pretty)",
     )
+    tap.add_argument(
+        "--resource",
+        metavar="RES",
+        help="show only requests for this resource (configmaps, deployments.apps)",
+    )
+    tap.add_argument("-n", "--namespace", help="show only requests in this namespace")
+    tap.add_argument("--name", help="show only requests for this object")
     tap.add_argument(
         "--bodies",
         action="store_true",
@@ -121,10 +129,12 @@ def _default_kubeconfig() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from strom.tools.tap import TapConfig, TapError, replay, serve
+    from strom.tools.tap.filters import RecordFilter
 
     try:
         if args.replay is not None:
-            if replay(args.replay, output=args.output, raw_out=args.raw_out) == 0:
+            only = RecordFilter(args.resource or "", args.namespace or "", args.name or "")
+            if replay(args.replay, output=args.output, raw_out=args.raw_out, only=only) == 0:
                 raise TapError(f"{args.replay} holds no tap records")
             return 0
         host, port = _listen_address(args.listen)
@@ -143,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
             bodies=args.bodies,
             show_secrets=args.show_secrets,
             save_raw=args.save_raw,
+            only=RecordFilter(args.resource or "", args.namespace or "", args.name or ""),
         )
         import uvloop
 

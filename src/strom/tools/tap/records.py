@@ -15,11 +15,12 @@ from __future__ import annotations
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import yaml
 
 from strom.tools.watch_printer import diff_objects
 
@@ -53,10 +54,19 @@ class Sink:
     killed must still hold everything up to the kill.
     """
 
-    def __init__(self, *, output: str, out: IO[str] | None = None, save: Path | None) -> None:
+    def __init__(
+        self,
+        *,
+        output: str,
+        out: IO[str] | None = None,
+        save: Path | None,
+        shows: Callable[[Record], bool] | None = None,
+    ) -> None:
         self._pretty = output == "pretty"
+        self._yaml = output == "yaml"
         self._out = out if out is not None else sys.stdout
         self._save: IO[bytes] | None = save.open("wb") if save is not None else None
+        self._shows = shows  # the display's filter (the capture keeps everything)
 
     def emit(self, record: Record) -> None:
         line = orjson.dumps(record)
@@ -65,7 +75,14 @@ class Sink:
             self._save.flush()
         if record.get("type") == "raw":
             return  # the session's bytes: for the capture only (--replay --raw-out)
-        text = render_pretty(record) if self._pretty else line.decode("utf-8")
+        if self._shows is not None and not self._shows(record):
+            return
+        if self._pretty:
+            text = render_pretty(record)
+        elif self._yaml:
+            text = "---\n" + yaml.safe_dump(record, sort_keys=False).rstrip("\n")
+        else:
+            text = line.decode("utf-8")
         if text is not None:
             try:
                 self._out.write(text + "\n")

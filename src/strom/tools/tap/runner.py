@@ -16,13 +16,14 @@ import secrets
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from strom.pki.certs import PKIError, ensure_pki
 from strom.pki.kubeconfig import write_kubeconfig
 from strom.pki.tls import server_ssl_context
+from strom.tools.tap.filters import RecordFilter
 from strom.tools.tap.proxy import ClientSide, TapState
 from strom.tools.tap.records import CAPTURE_VERSION, Sink, read_capture
 from strom.tools.tap.upstream import TapError, check_version, keylog_file, load_upstream
@@ -46,6 +47,7 @@ class TapConfig:
     bodies: bool = False
     show_secrets: bool = False
     save_raw: bool = False
+    only: RecordFilter = field(default_factory=RecordFilter)  # what the display shows
 
 
 def _url_host(host: str) -> str:
@@ -79,7 +81,7 @@ async def serve(cfg: TapConfig, *, status: IO[str] = sys.stderr) -> None:
         keylog_file=Path(keylog) if keylog else None,
     )
     try:
-        sink = Sink(output=cfg.output, save=cfg.save)
+        sink = Sink(output=cfg.output, save=cfg.save, shows=cfg.only.shows)
     except OSError as exc:
         raise TapError(f"cannot write capture {cfg.save}: {exc.strerror or exc}") from None
     state = TapState(
@@ -163,12 +165,17 @@ async def _until_signalled(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def replay(
-    path: Path, *, output: str, out: IO[str] | None = None, raw_out: Path | None = None
+    path: Path,
+    *,
+    output: str,
+    out: IO[str] | None = None,
+    raw_out: Path | None = None,
+    only: RecordFilter | None = None,
 ) -> int:
     """Show a `--save` capture again, as it was shown live; returns how many records. With
     `raw_out`, also write each connection's bytes (a `--save-raw` capture) to
     `c<N>.up` (from the client) and `c<N>.down` (from the API server) there, byte for byte."""
-    sink = Sink(output=output, out=out, save=None)
+    sink = Sink(output=output, out=out, save=None, shows=only.shows if only else None)
     streams: dict[str, IO[bytes]] = {}
     try:
         if raw_out is not None:
