@@ -660,6 +660,10 @@ def test_upstream_client_certificate_context_is_used(strom: StromServer, tmp_pat
     assert resp.status == 201, body
     # The admin *certificate's* identity, not the admin token user's.
     assert body["status"]["userInfo"]["username"] == "kubernetes-admin"
+    # and the tap said so when it started
+    status = tap.stderr.read_text()
+    assert "every client of the tap acts as the client certificate" in status
+    assert "CN=kubernetes-admin" in status
 
 
 def test_bodies_show_the_plaintext_and_replay_it(

@@ -135,6 +135,10 @@ async def serve(cfg: TapConfig, *, status: IO[str] = sys.stderr) -> None:
     )
     print(f"strom tap: {url} -> {upstream.url} ({version or 'unknown version'})", file=status)
     print(f"strom tap: export KUBECONFIG={cfg.kubeconfig_out.resolve()}", file=status)
+    print(
+        f"strom tap: upstream, every client of the tap acts as {upstream.identity}",
+        file=status,
+    )
     status.flush()
     try:
         await _until_signalled(loop)

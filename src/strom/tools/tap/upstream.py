@@ -45,6 +45,7 @@ class Upstream:
     path_prefix: str
     ssl_context: ssl.SSLContext | None
     authorization: str | None
+    identity: str = ""  # who the tap is upstream, in words (the status line tells the user)
 
     @property
     def host_header(self) -> str:
@@ -85,8 +86,29 @@ def load_upstream(path: Path, *, context: str | None) -> Upstream:
         server_hostname=(cluster.get("tls-server-name") or parts.hostname) if tls else None,
         path_prefix=parts.path.rstrip("/"),
         ssl_context=_client_context(cluster, user, base) if tls else None,
-        authorization=_authorization(user, base, user_name),
+        authorization=(authorization := _authorization(user, base, user_name)),
+        identity=_identity(user, base, user_name, authorization),
     )
+
+
+def _identity(
+    user: dict[str, Any], base: Path, name: str, authorization: str | None
+) -> str:
+    """What the tap presents upstream: every client of the tap acts as this identity."""
+    if authorization is not None:
+        kind = "a bearer token" if authorization.startswith("Bearer ") else "basic auth"
+        return f'{kind} (kubeconfig user "{name}")'
+    cert = _file_or_data(user, "client-certificate", base)
+    if cert is None:
+        return "no credentials"
+    from cryptography import x509
+
+    try:
+        subject = x509.load_pem_x509_certificate(cert).subject.rfc4514_string()
+    except ValueError:
+        subject = "unreadable subject"
+    return f'the client certificate {subject} (kubeconfig user "{name}")'
+
 
 
 # --------------------------------------------------------------------------- kubeconfig
