@@ -167,6 +167,16 @@ def test_operator_reacts_to_create_update_delete(api: Api, operator: str) -> Non
         what="the operator to create the ConfigMap",
         timeout=30,
     )
+    # kopf counts the creation as handled only once it has recorded so on the object; a
+    # change made before that would be taken as part of the creation, not as an update
+    wait_for(
+        lambda: (
+            "kopf.zalando.org/last-handled-configuration"
+            in (api.get(f"{base}/w1").json["metadata"].get("annotations") or {})
+        ),
+        what="kopf to record the creation as handled",
+        timeout=30,
+    )
     api.patch(f"{base}/w1", {"spec": {"message": "again"}}, "application/merge-patch+json")
     wait_for(
         lambda: api.get(cm).json.get("data", {}).get("message") == "again",
