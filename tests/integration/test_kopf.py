@@ -3,9 +3,6 @@ run as the admin and as a ServiceAccount holding only kopf's documented RBAC."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 from strom.testing.server import StromServer
 
 from .conftest import Api, wait_for
+from .operators.run import kopf_operator
 
 OPERATOR = Path(__file__).parent / "operators" / "echo_operator.py"
 CRD = {
@@ -129,26 +127,8 @@ def operator(
     kubeconfig = server.kubeconfig
     if request.param == "serviceaccount":
         kubeconfig = _operator_kubeconfig(server, api, ns)
-    log = (tmp_path / "kopf.log").open("w")
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kopf", "run", "--standalone", "--namespace", ns, str(OPERATOR)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    try:
+    with kopf_operator(OPERATOR, ns, {"KUBECONFIG": str(kubeconfig)}, tmp_path):
         yield ns
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
-        # pytest shows this only for a failed test: kopf's own account of what it saw
-        print((tmp_path / "kopf.log").read_text()[-6000:])
 
 
 def test_operator_reacts_to_create_update_delete(api: Api, operator: str) -> None:

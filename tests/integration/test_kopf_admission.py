@@ -4,10 +4,7 @@ takes effect on the objects."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +16,7 @@ from strom.testing.certs import self_signed
 from strom.testing.server import StromServer
 
 from .conftest import Api, wait_for
+from .operators.run import kopf_operator
 
 OPERATOR = Path(__file__).parent / "operators" / "admission_operator.py"
 GROUP = "strom.example.com"
@@ -67,7 +65,6 @@ def operator(server: StromServer, api: Api, ns: str, tmp_path: Path) -> Iterator
     cert, key = self_signed(tmp_path, "kopf-webhook")
     managed = f"gates-{uuid.uuid4().hex[:6]}.strom.example.com"
     env = {
-        **os.environ,
         "KUBECONFIG": str(server.kubeconfig),
         "WEBHOOK_PORT": str(_free_port()),
         "WEBHOOK_CERT": str(cert),
@@ -75,24 +72,10 @@ def operator(server: StromServer, api: Api, ns: str, tmp_path: Path) -> Iterator
         "WEBHOOK_CA": str(cert),  # self-signed: its own CA
         "WEBHOOK_MANAGED": managed,
     }
-    log = (tmp_path / "kopf.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kopf", "run", "--standalone", "--namespace", ns, str(OPERATOR)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
     try:
-        yield managed
+        with kopf_operator(OPERATOR, ns, env, tmp_path):
+            yield managed
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
-        print((tmp_path / "kopf.log").read_text()[-3000:])
         for kind in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
             api.delete(f"/apis/admissionregistration.k8s.io/v1/{kind}/{managed}")
 

@@ -12,7 +12,6 @@ import json
 import ssl
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ class WebhookServer:
     def __init__(self, dns_names: list[str] | None = None) -> None:
         self.reviews: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
+        self._release = threading.Event()  # set on close: a /slow answer stops waiting
         self._dir = tempfile.TemporaryDirectory()
         cert_file, key_file = self_signed(
             Path(self._dir.name), "webhook", dns_names=tuple(dns_names or ())
@@ -56,6 +56,7 @@ class WebhookServer:
             return [review for p, review in self.reviews if p == path]
 
     def close(self) -> None:
+        self._release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -124,7 +125,8 @@ class WebhookServer:
         elif path == "/huge":
             response["warnings"] = ["x" * (10 * 1024 * 1024)]
         elif path == "/slow":
-            time.sleep(5)  # longer than the 3 s timeoutSeconds of the test
+            # answer only past the test's 3 s timeoutSeconds (or when the server closes)
+            self._release.wait(timeout=5)
         return json.dumps(
             {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
         ).encode()

@@ -51,15 +51,19 @@ def _duration(text: str) -> float:
     return value
 
 
+def _int_in(text: str, low: int, high: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: a number {low}-{high}") from exc
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"invalid {what} {value}: a number {low}-{high}")
+    return value
+
+
 def _port(text: str) -> int:
     """A TCP port, or 0 for any free one (99999 would wrap around: refuse it)."""
-    try:
-        port = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: a number 0-65535") from exc
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {port}: a number 0-65535")
-    return port
+    return _int_in(text, 0, 65535, "port")
 
 
 def _non_negative(text: str) -> int:
@@ -81,13 +85,7 @@ def _positive(text: str) -> int:
 
 def _verbosity(text: str) -> int:
     """-v=2 as kube writes it (argparse keeps the `=` of a short option)."""
-    try:
-        level = int(text.lstrip("="))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"invalid verbosity {text!r}: a number 0-10") from exc
-    if not 0 <= level <= 10:
-        raise argparse.ArgumentTypeError(f"invalid verbosity {level}: a number 0-10")
-    return level
+    return _int_in(text.lstrip("="), 0, 10, "verbosity")
 
 
 def register(sub: Any) -> None:
