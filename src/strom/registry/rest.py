@@ -15,20 +15,16 @@ import orjson
 
 from strom.cache.state import Entry, StateCache
 from strom.errors import Cause, StatusError
-from strom.mediatypes import APPLY_PATCH
-from strom.registry import defaults, deletion, validation
+from strom.registry import defaults, deletion, patching, validation
 from strom.registry.admission import add_service_account_volume
-from strom.registry.apply import FieldManager, TypedError
-from strom.registry.apply.config import decode_apply_config, gvk_string
+from strom.registry.apply import FieldManager
 from strom.registry.cluster_ips import ClusterIPAllocator
 from strom.registry.conversion import from_storage, storage_type, to_storage
 from strom.registry.hooks import Admission, AdmissionRequest, Converter
 from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
 from strom.registry.node_ports import NodePortAllocator
-from strom.registry.patch import apply_patch
 from strom.registry.scale import scale_spec
-from strom.registry.schemas import definition_name
 from strom.registry.strategies import Strategy, strategy_for
 from strom.registry.validation.decode_types import decode_type_error
 from strom.registry.validation.meta import validate_finalizer_names
@@ -37,18 +33,6 @@ from strom.storage.base import Conflict, KeyExists, KeyNotFound, KeyValue, Store
 from strom.user import UserInfo
 
 __all__ = ["DeleteOptions", "Registry", "WriteOptions", "WriteResult"]
-
-_PATCH_RETRIES = 5
-
-
-
-def retryable_conflict(exc: StatusError, *, pinned: bool, attempt: int) -> bool:
-    """A conflict with a concurrent writer, retried as GuaranteedUpdate does: not when the
-    request pinned the resourceVersion, not an apply's field conflicts (they carry causes),
-    and not past the last attempt."""
-    if exc.reason != "Conflict" or pinned or attempt + 1 >= _PATCH_RETRIES:
-        return False
-    return exc.details is None or not exc.details.causes
 
 
 def _set_requestor(csr: dict[str, Any], user: UserInfo | None) -> None:
@@ -166,7 +150,7 @@ class Registry:
         converted = await self.converter.convert(rt, [canonical(obj, with_type=True)], storage)
         return canonical(converted[0], with_type=True)
 
-    def _check_type(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+    def check_type(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         kind = obj.get("kind")
         api_version = obj.get("apiVersion")
         if kind not in (None, "") and kind != rt.kind:
@@ -183,7 +167,7 @@ class Registry:
         if mistyped:
             raise StatusError.bad_request(mistyped)
 
-    def _field_check(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> list[str]:
+    def field_check(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> list[str]:
         if opts.field_validation == "Ignore":
             return []
         unknown = validation.unknown_fields(rt, obj)
@@ -267,8 +251,8 @@ class Registry:
     ) -> WriteResult:
         """Create an object; `managed_fields` are an apply's (else the create is recorded as
         an Update by the writer)."""
-        self._check_type(rt, body)
-        warnings = self._field_check(rt, body, opts)
+        self.check_type(rt, body)
+        warnings = self.field_check(rt, body, opts)
         fm = self.field_manager(rt)
         requested = rt
         obj = to_storage(rt, copy.deepcopy(body))
@@ -372,7 +356,7 @@ class Registry:
         *,
         subresource: str = "",
     ) -> WriteResult:
-        self._check_type(rt, body)
+        self.check_type(rt, body)
         meta = body.get("metadata")
         if not isinstance(meta, dict):
             raise StatusError.bad_request("metadata must be an object")
@@ -387,7 +371,7 @@ class Registry:
                 "the namespace of the provided object does not match the namespace sent on the"
                 " request"
             )
-        warnings = self._field_check(rt, body, opts)
+        warnings = self.field_check(rt, body, opts)
         fm = self.field_manager(rt, subresource)
         body = to_storage(rt, body)
         rt = storage_type(rt)
@@ -401,13 +385,13 @@ class Registry:
         rv = meta.get("resourceVersion") or ""
         if rv and rv != str(current.rev):
             raise StatusError.stale(rt.plural, name, group=rt.group)
-        result = await self._write_update(
+        result = await self.write_update(
             rt, current, copy.deepcopy(body), opts, subresource=subresource, fm=fm
         )
         result.warnings[:0] = warnings
         return result
 
-    async def _write_update(
+    async def write_update(
         self,
         rt: ResourceType,
         current: Entry,
@@ -515,7 +499,7 @@ class Registry:
             ) from exc
         return WriteResult(kv.obj, warnings=warnings)
 
-    # --- patch ---------------------------------------------------------------------------
+    # --- patch and server-side apply (strom.registry.patching) -------------------------
     async def patch(
         self,
         rt: ResourceType,
@@ -527,50 +511,9 @@ class Registry:
         *,
         subresource: str = "",
     ) -> WriteResult:
-        if content_type == APPLY_PATCH:
-            return await self._apply(rt, namespace, name, patch_bytes, opts, subresource)
-        definition = definition_name(rt.group, rt.version, rt.kind) if rt.crd is None else None
-        fm = self.field_manager(rt, subresource)
-        for attempt in range(_PATCH_RETRIES):
-            current = self.get(rt, namespace, name)
-            original = self.render_obj(rt, await self.in_version(rt, current.obj))
-            patched = apply_patch(
-                original=original,
-                patch_bytes=patch_bytes,
-                content_type=content_type,
-                definition=definition,
-                kind=rt.kind,
-                name=name,
-            )
-            if not isinstance(patched, dict):
-                raise StatusError.bad_request("the patch did not produce an object")
-            meta = patched.get("metadata")
-            if not isinstance(meta, dict):
-                raise StatusError.bad_request("metadata must be an object")
-            requested_rv = meta.get("resourceVersion") or ""
-            if requested_rv and requested_rv != str(current.rev):
-                raise StatusError.stale(rt.plural, name, group=rt.group)
-            if meta.get("name") != name:
-                meta["name"] = name
-            self._check_type(rt, patched)
-            warnings = self._field_check(rt, patched, opts)
-            try:
-                result = await self._write_update(
-                    storage_type(rt),
-                    current,
-                    to_storage(rt, patched),
-                    opts,
-                    subresource=subresource,
-                    fm=fm,
-                )
-            except StatusError as exc:
-                if retryable_conflict(exc, pinned=bool(requested_rv), attempt=attempt):
-                    await self.cache.sync()  # another writer won: read its write, try again
-                    continue
-                raise
-            result.warnings[:0] = warnings
-            return result
-        raise StatusError.stale(rt.plural, name, group=rt.group)
+        return await patching.patch(
+            self, rt, namespace, name, patch_bytes, content_type, opts, subresource=subresource
+        )
 
     async def write_subresource(
         self,
@@ -584,7 +527,7 @@ class Registry:
     ) -> WriteResult:
         """Write `obj` (as the client's version renders it) over `current` as an update
         through `subresource` (`scale`, `finalize`)."""
-        return await self._write_update(
+        return await self.write_update(
             storage_type(rt),
             current,
             to_storage(rt, obj),
@@ -598,7 +541,7 @@ class Registry:
         self, rt: ResourceType, name: str, body: dict[str, Any], opts: WriteOptions
     ) -> WriteResult:
         """PUT namespaces/NAME/finalize: sets spec.finalizers and nothing else."""
-        self._check_type(rt, body)
+        self.check_type(rt, body)
         meta = body.get("metadata")
         if not isinstance(meta, dict):
             raise StatusError.bad_request("metadata must be an object")
@@ -617,72 +560,6 @@ class Registry:
         if rv and rv != str(current.rev):
             raise StatusError.stale(rt.plural, name, group=rt.group)
         return await self.write_subresource(rt, current, body, opts, subresource="finalize")
-
-    # --- server-side apply ---------------------------------------------------------------
-    async def _apply(
-        self,
-        rt: ResourceType,
-        namespace: str,
-        name: str,
-        body: bytes,
-        opts: WriteOptions,
-        subresource: str,
-    ) -> WriteResult:
-        config = decode_apply_config(rt, namespace, name, body)
-        fm = self.field_manager(rt, subresource)
-        for attempt in range(_PATCH_RETRIES):
-            current = self.lookup(rt, namespace, name)
-            if current is None:
-                if subresource:
-                    raise StatusError.not_found(rt.plural, name, group=rt.group)
-                merged, managed, _ = self._run_apply(fm, None, config, opts)
-                merged.setdefault("metadata", {})["name"] = name
-                return await self.create(rt, namespace, merged, opts, managed_fields=managed)
-            live = self.render_obj(rt, await self.in_version(rt, current.obj))
-            merged, managed, _ = self._run_apply(fm, live, config, opts)
-            self._check_type(rt, merged)
-            warnings = self._field_check(rt, merged, opts)
-            requested_rv = str((config.get("metadata") or {}).get("resourceVersion") or "")
-            if requested_rv and requested_rv != str(current.rev):
-                raise StatusError.stale(rt.plural, name, group=rt.group)
-            try:
-                result = await self._write_update(
-                    storage_type(rt),
-                    current,
-                    to_storage(rt, merged),
-                    opts,
-                    subresource=subresource,
-                    fm=fm,
-                    managed_fields=managed,
-                )
-            except StatusError as exc:
-                if retryable_conflict(exc, pinned=bool(requested_rv), attempt=attempt):
-                    await self.cache.sync()
-                    continue
-                raise
-            result.warnings[:0] = warnings
-            return result
-        raise StatusError.stale(rt.plural, name, group=rt.group)
-
-    def _run_apply(
-        self,
-        fm: FieldManager,
-        live: dict[str, Any] | None,
-        config: dict[str, Any],
-        opts: WriteOptions,
-    ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
-        try:
-            merged, managed, changed = fm.apply(
-                live, config, opts.field_manager, self.now(), force=opts.force
-            )
-        except TypedError as exc:
-            meta = config.get("metadata") or {}
-            where = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-            raise StatusError.bad_request(
-                f"failed to create typed patch object ({where}; {gvk_string(config)}): {exc}"
-            ) from exc
-        # One deep copy: the merge shares sub-values with the live object and the config.
-        return orjson.loads(orjson.dumps(merged)), managed, changed
 
     def render_obj(self, rt: ResourceType, stored: dict[str, Any]) -> dict[str, Any]:
         """A deep copy with kind/apiVersion of the requested version, as clients see it."""

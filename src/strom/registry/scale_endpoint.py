@@ -11,7 +11,8 @@ from strom.mediatypes import APPLY_PATCH
 from strom.registry.apply.config import decode_apply_body, gvk_string
 from strom.registry.kinds import ResourceType
 from strom.registry.patch import apply_patch
-from strom.registry.rest import Registry, WriteOptions, retryable_conflict
+from strom.registry.patching import retryable_conflict
+from strom.registry.rest import Registry, WriteOptions
 from strom.registry.scale import (
     SCALE_API_VERSION,
     ScaleSpec,
