@@ -17,28 +17,30 @@ from typing import Any
 
 import orjson
 
-from strom import mediatypes as mt
-from strom import yamljson
 from strom.auth.reviews import access_review, rules_review, token_review
 from strom.auth.services import TOKEN_REQUEST, AuthServices
 from strom.cache.state import Entry
-from strom.errors import Cause, StatusError
-from strom.registry.apply import validate_field_manager
+from strom.errors import StatusError
 from strom.registry.conversion import item_bytes, needs_conversion
 from strom.registry.defaults.structural import apply_schema_defaults, read_defaults
 from strom.registry.kinds import ResourceType
 from strom.registry.listing import ListOptions, ListPage, list_objects
 from strom.registry.meta import now_rfc3339, type_prefix
 from strom.registry.pod_subresources import bind_pod, evict_pod
-from strom.registry.rest import DeleteOptions, Registry, WriteOptions, WriteResult
+from strom.registry.rest import Registry, WriteResult
 from strom.registry.scale_endpoint import ScaleEndpoint
 from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
-from strom.selectors import parse_field_selector, parse_label_selector
 from strom.server.crd_versions import deprecation_warning, storage_schema
 from strom.server.http import Request, Response, StreamingResponse
 from strom.server.monitor import Monitor
-from strom.server.protobuf import decode_k8s_protobuf
+from strom.server.request_options import (
+    decode_body,
+    delete_options,
+    list_options,
+    patch_type,
+    write_options,
+)
 from strom.server.responses import (
     MediaType,
     created_status_response,
@@ -53,134 +55,6 @@ from strom.server.watch import WatchConfig, open_watch
 from strom.user import UserInfo, user_info_dict
 
 __all__ = ["ResourceAPI"]
-
-_PATCH_TYPES = (mt.JSON_PATCH, mt.MERGE_PATCH, mt.STRATEGIC_MERGE_PATCH, mt.APPLY_PATCH)
-
-# The options object each write method decodes its query into (named in a 422).
-_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
-
-
-def _media_base(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
-
-
-def decode_body(request: Request, rt: ResourceType) -> dict[str, Any]:
-    """A JSON or YAML request body as a dict; 400/415 as kube-apiserver answers."""
-    media = _media_base(request.headers.get("content-type", "")) or mt.JSON
-    body = request.body
-    if media == mt.JSON:
-        try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            snippet = body[:64].decode("utf-8", "replace")
-            raise StatusError.bad_request(
-                f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
-                f" version/kind; json parse error: {exc} ({snippet})"
-            ) from exc
-    elif media in mt.YAML_TYPES:
-        try:
-            obj = yamljson.load(body)
-        except yamljson.YAMLError as exc:
-            raise StatusError.bad_request(
-                f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
-                f" version/kind; yaml parse error: {exc}"
-            ) from exc
-    elif media == mt.PROTOBUF:
-        # client-go (kubectl create, controllers) sends built-in kinds as protobuf.
-        obj = decode_k8s_protobuf(body, expected_kind=rt.kind)
-    else:
-        raise StatusError.unsupported_media_type()
-    if not isinstance(obj, dict):
-        raise StatusError.bad_request(
-            f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get"
-            " version/kind; json parse error: cannot unmarshal into Go value of type"
-            " struct { APIVersion string; Kind string }"
-        )
-    request.decoded = obj
-    return obj
-
-
-def write_options(request: Request, user: UserInfo | None = None) -> WriteOptions:
-    """Create/Update/PatchOptions from the query, validated as kube validates them (422
-    naming the options kind; 400 for an unsupported dryRun or fieldValidation)."""
-    field_manager = request.param("fieldManager")
-    causes = validate_field_manager(field_manager)
-    force: bool | None = None
-    if request.method == "PATCH":
-        force = request.flag("force")
-        is_apply = _media_base(request.headers.get("content-type", "")) == mt.APPLY_PATCH
-        if not is_apply and force is not None:
-            causes.insert(
-                0,
-                Cause(
-                    "FieldValueForbidden",
-                    "Forbidden: may not be specified for non-apply patch",
-                    "force",
-                ),
-            )
-        if is_apply and not field_manager:
-            causes.insert(
-                0,
-                Cause(
-                    "FieldValueRequired",
-                    "Required value: is required for apply patch",
-                    "fieldManager",
-                ),
-            )
-    if causes:
-        raise StatusError.invalid(
-            _OPTIONS_KIND.get(request.method, "CreateOptions"), "", causes, group="meta.k8s.io"
-        )
-    dry = request.query.get("dryRun", [])
-    for value in dry:
-        if value != "All":
-            raise StatusError.bad_request(
-                f'dryRun: Unsupported value: "{value}": supported values: "All"'
-            )
-    validation = request.param("fieldValidation") or "Warn"
-    if validation not in ("Strict", "Warn", "Ignore"):
-        raise StatusError.bad_request(
-            f'fieldValidation: Invalid value: "{validation}": fieldValidation must be one of'
-            ' "Ignore", "Warn", or "Strict"'
-        )
-    return WriteOptions(
-        dry_run=bool(dry),
-        field_validation=validation,
-        user_agent=request.headers.get("user-agent", ""),
-        user=user,
-        field_manager=field_manager,
-        force=bool(force),
-        annotations=request.annotations,
-    )
-
-
-def list_options(request: Request, rt: ResourceType) -> ListOptions:
-    limit_text = request.param("limit")
-    limit = 0
-    if limit_text:
-        try:
-            limit = max(0, int(limit_text))
-        except ValueError as exc:
-            raise StatusError.bad_request(
-                f'limit: Invalid value: "{limit_text}": strconv.ParseInt: parsing'
-                f' "{limit_text}": invalid syntax'
-            ) from exc
-    selectable = [f.get("jsonPath", "") for f in ((rt.crd or {}).get("selectableFields") or ())]
-    return ListOptions(
-        label=parse_label_selector(request.param("labelSelector")),
-        field=parse_field_selector(
-            request.param("fieldSelector"),
-            group=rt.group,
-            kind=rt.kind,
-            selectable=selectable,
-            version=rt.version,
-            namespaced=rt.namespaced,
-        ),
-        limit=limit,
-        continue_token=request.param("continue"),
-        resource_version=request.param("resourceVersion"),
-        resource_version_match=request.param("resourceVersionMatch"),
-    )
 
 
 class ResourceAPI:
@@ -484,7 +358,7 @@ class ResourceAPI:
             )
             return await self._write_response(rt, request, result, media)
         if method == "PATCH":
-            content_type = self._patch_type(request)
+            content_type = patch_type(request)
             result = await self.registry.patch(
                 rt,
                 rp.namespace,
@@ -498,7 +372,7 @@ class ResourceAPI:
         if method == "DELETE":
             if rp.subresource:
                 raise StatusError.method_not_allowed()
-            opts = self._delete_options(request, rt, user)
+            opts = delete_options(request, user)
             result = await self.registry.delete(rt, rp.namespace, rp.name, opts)
             result.obj = await self.registry.in_version(rt, result.obj)
             return self._delete_response(rt, request, result, media)
@@ -542,78 +416,12 @@ class ResourceAPI:
                 rp.namespace,
                 rp.name,
                 request.body,
-                self._patch_type(request),
+                patch_type(request),
                 write_options(request, user),
             )
         else:
             raise StatusError.method_not_allowed()
         return json_response(scale, request, media=media)
-
-    @staticmethod
-    def _patch_type(request: Request) -> str:
-        content_type = _media_base(request.headers.get("content-type", ""))
-        if content_type not in _PATCH_TYPES:
-            raise StatusError(
-                415,
-                "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted media types"
-                f" include: {', '.join(mt.PATCH_TYPES)}",
-            )
-        return content_type
-
-    def _delete_options(
-        self, request: Request, rt: ResourceType, user: UserInfo | None
-    ) -> DeleteOptions:
-        body: dict[str, Any] = {}
-        if request.body.strip():
-            body = decode_body(request, rt_delete_options(rt))
-        pre = body.get("preconditions") or {}
-        grace: Any = body.get("gracePeriodSeconds")
-        if request.param("gracePeriodSeconds"):
-            try:
-                grace = int(request.param("gracePeriodSeconds"))
-            except ValueError as exc:
-                raise StatusError.bad_request("gracePeriodSeconds must be an integer") from exc
-        policy = body.get("propagationPolicy") or request.param("propagationPolicy")
-        orphan = body.get("orphanDependents")
-        if orphan is None and request.param("orphanDependents"):
-            orphan = request.flag("orphanDependents")
-        if orphan is not None and policy:
-            raise StatusError.invalid(
-                "DeleteOptions",
-                "",
-                [
-                    Cause(
-                        "FieldValueInvalid",
-                        f'Invalid value: "{policy}": orphanDependents and deletionPropagation'
-                        " cannot be both set",
-                        "propagationPolicy",
-                    )
-                ],
-                group="meta.k8s.io",
-            )
-        if orphan is not None:
-            policy = "Orphan" if orphan else "Background"
-        if policy and policy not in ("Orphan", "Background", "Foreground"):
-            raise StatusError.bad_request(
-                f'propagationPolicy: Unsupported value: "{policy}": supported values:'
-                ' "Foreground", "Background", "Orphan"'
-            )
-        dry = list(request.query.get("dryRun", [])) + list(body.get("dryRun") or [])
-        for value in dry:
-            if value != "All":
-                raise StatusError.bad_request(
-                    f'dryRun: Unsupported value: "{value}": supported values: "All"'
-                )
-        return DeleteOptions(
-            grace_period_seconds=grace if isinstance(grace, int) else None,
-            uid=str(pre.get("uid") or ""),
-            resource_version=str(pre.get("resourceVersion") or ""),
-            propagation_policy=str(policy or ""),
-            dry_run=bool(dry),
-            user=user,
-            annotations=request.annotations,
-        )
 
     async def _delete_collection(
         self,
@@ -624,7 +432,7 @@ class ResourceAPI:
         user: UserInfo,
     ) -> Response:
         opts = list_options(request, rt)
-        delete_opts = self._delete_options(request, rt, user)
+        delete_opts = delete_options(request, user)
         page = await list_objects(
             rt=rt,
             namespace=rp.namespace,
@@ -705,17 +513,6 @@ class ResourceAPI:
             rp.namespace, rp.name, body, dry_run=write_options(request).dry_run
         )
         return json_response(out, request, status=201)
-
-
-def rt_delete_options(rt: ResourceType) -> ResourceType:
-    return ResourceType(
-        group="meta.k8s.io",
-        version="v1",
-        kind="DeleteOptions",
-        plural="",
-        singular="",
-        namespaced=False,
-    )
 
 
 def _stored_as_is(value: bytes) -> bytes:
