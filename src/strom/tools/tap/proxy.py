@@ -41,11 +41,9 @@ from strom.tools.tap.http1 import (
 )
 from strom.tools.tap.records import Record, Sink, WatchDecoder
 from strom.tools.tap.upstream import Upstream
+from strom.tools.tap.upstream_side import WRITE_HIGH_WATER, UpstreamSide, as_transport
 
 __all__ = ["ClientSide", "TapState"]
-
-# Pause the other side once this much waits in a transport's write buffer.
-WRITE_HIGH_WATER = 256 * 1024
 
 
 @dataclass
@@ -109,81 +107,6 @@ def _is_watch(target: str) -> bool:
     return any(v.lower() in ("true", "1") for v in values)
 
 
-def _transport(tr: asyncio.BaseTransport) -> asyncio.Transport:
-    # uvloop's SSL transport is not an asyncio.Transport subclass but has its interface.
-    return tr  # type: ignore[return-value]
-
-
-class UpstreamSide(asyncio.Protocol):
-    """The connection to the API server: parses responses and hands them to its client."""
-
-    def __init__(self, client: ClientSide) -> None:
-        self.client = client
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self.tunnel = False
-        self.discard = False  # after a HEAD response: nothing more is read from here
-        self.interim = False  # parsing a 1xx response (other than 101)
-        self._reason = bytearray()
-        self._headers: list[Header] = []
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = _transport(transport)
-        self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        if self.client.write_paused:
-            self.transport.pause_reading()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        self.client.upstream_lost(self)
-
-    def pause_writing(self) -> None:
-        self.client.pause("upstream")
-
-    def resume_writing(self) -> None:
-        self.client.resume("upstream")
-
-    def data_received(self, data: bytes) -> None:
-        if self.client.tap.raw:
-            self.client.record_raw("down", data)
-        if self.discard:
-            return
-        if self.tunnel:
-            self.client.raw_from_upstream(data)
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            self.tunnel = True
-            rest = data[int(exc.args[0]) :]
-            if rest:
-                self.client.raw_from_upstream(rest)
-        except httptools.HttpParserError as exc:
-            self.client.upstream_broken(self, f"upstream sent malformed HTTP: {exc}")
-
-    # httptools callbacks
-    def on_message_begin(self) -> None:
-        self._reason.clear()
-        self._headers = []
-
-    def on_status(self, status: bytes) -> None:
-        self._reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        self.client.response_head(
-            self, self.parser.get_status_code(), bytes(self._reason), self._headers
-        )
-
-    def on_body(self, body: bytes) -> None:
-        self.client.response_body(body)
-
-    def on_message_complete(self) -> None:
-        self.client.response_done(self, keep_alive=self.parser.should_keep_alive())
-
-
 class ClientSide(asyncio.Protocol):
     """One client connection: parses its requests and forwards them upstream."""
 
@@ -231,7 +154,7 @@ class ClientSide(asyncio.Protocol):
     # ------------------------------------------------------------------ asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = _transport(transport)
+        self.transport = as_transport(transport)
         self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.tap.clients.add(self)
         peer = transport.get_extra_info("peername")
@@ -429,7 +352,7 @@ class ClientSide(asyncio.Protocol):
         try:
             _, up = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: UpstreamSide(self),
+                    lambda: UpstreamSide(self, raw=self.tap.raw),
                     upstream.host,
                     upstream.port,
                     ssl=upstream.ssl_context,
