@@ -17,12 +17,11 @@ from strom.errors import StatusError
 from strom.registry.hooks import Admission, AdmissionRequest
 from strom.registry.kinds import ResourceType
 from strom.registry.strategies import Strategy
-from strom.registry.write_options import DeleteOptions, WriteResult
+from strom.registry.write_options import WRITE_RETRIES, DeleteOptions, WriteResult
 from strom.storage.base import Conflict, KeyNotFound, Store
 
 __all__ = ["RegistryView", "delete", "is_namespace"]
 
-_RETRIES = 5  # conflicts with concurrent writers retried, as GuaranteedUpdate does
 # DeleteOptions.propagationPolicy -> the finalizer that makes the garbage collector act first.
 POLICY_FINALIZERS = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}
 
@@ -48,7 +47,7 @@ def _default_policy(rt: ResourceType) -> str:
 async def delete(
     registry: RegistryView, rt: ResourceType, namespace: str, name: str, opts: DeleteOptions
 ) -> WriteResult:
-    for _ in range(_RETRIES):
+    for _ in range(WRITE_RETRIES):
         current = registry.get(rt, namespace, name)
         try:
             return await _delete_once(registry, rt, current, opts)

@@ -17,7 +17,12 @@ from strom.registry.conversion import storage_type, to_storage
 from strom.registry.kinds import ResourceType
 from strom.registry.patch import apply_patch
 from strom.registry.schemas import definition_name
-from strom.registry.write_options import WriteOptions, WriteResult
+from strom.registry.write_options import (
+    WRITE_RETRIES,
+    WriteOptions,
+    WriteResult,
+    retryable_conflict,
+)
 
 
 class Registry(Protocol):
@@ -60,16 +65,39 @@ class Registry(Protocol):
     ) -> WriteResult: ...
 
 
-PATCH_RETRIES = 5
-
-
-def retryable_conflict(exc: StatusError, *, pinned: bool, attempt: int) -> bool:
-    """A conflict with a concurrent writer, retried as GuaranteedUpdate does: not when the
-    request pinned the resourceVersion, not an apply's field conflicts (they carry causes),
-    and not past the last attempt."""
-    if exc.reason != "Conflict" or pinned or attempt + 1 >= PATCH_RETRIES:
-        return False
-    return exc.details is None or not exc.details.causes
+async def _write_or_retry(
+    registry: Registry,
+    rt: ResourceType,
+    current: Entry,
+    obj: dict[str, Any],
+    opts: WriteOptions,
+    *,
+    pinned: bool,
+    attempt: int,
+    subresource: str,
+    fm: FieldManager,
+    warnings: list[str],
+    managed_fields: list[dict[str, Any]] | None = None,
+) -> WriteResult | None:
+    """`obj` written over `current`; None when another writer won and the caller should read
+    its write and merge again."""
+    try:
+        result = await registry.write_update(
+            storage_type(rt),
+            current,
+            to_storage(rt, obj),
+            opts,
+            subresource=subresource,
+            fm=fm,
+            managed_fields=managed_fields,
+        )
+    except StatusError as exc:
+        if retryable_conflict(exc, pinned=pinned, attempt=attempt):
+            await registry.cache.sync()  # another writer won: read its write, try again
+            return None
+        raise
+    result.warnings[:0] = warnings
+    return result
 
 
 async def patch(
@@ -88,7 +116,7 @@ async def patch(
         return await apply(registry, rt, namespace, name, patch_bytes, opts, subresource)
     definition = definition_name(rt.group, rt.version, rt.kind) if rt.crd is None else None
     fm = registry.field_manager(rt, subresource)
-    for attempt in range(PATCH_RETRIES):
+    for attempt in range(WRITE_RETRIES):
         current = registry.get(rt, namespace, name)
         original = registry.render_obj(rt, await registry.in_version(rt, current.obj))
         patched = apply_patch(
@@ -111,22 +139,20 @@ async def patch(
             meta["name"] = name
         registry.check_type(rt, patched)
         warnings = registry.field_check(rt, patched, opts)
-        try:
-            result = await registry.write_update(
-                storage_type(rt),
-                current,
-                to_storage(rt, patched),
-                opts,
-                subresource=subresource,
-                fm=fm,
-            )
-        except StatusError as exc:
-            if retryable_conflict(exc, pinned=bool(requested_rv), attempt=attempt):
-                await registry.cache.sync()  # another writer won: read its write, try again
-                continue
-            raise
-        result.warnings[:0] = warnings
-        return result
+        result = await _write_or_retry(
+            registry,
+            rt,
+            current,
+            patched,
+            opts,
+            pinned=bool(requested_rv),
+            attempt=attempt,
+            subresource=subresource,
+            fm=fm,
+            warnings=warnings,
+        )
+        if result is not None:
+            return result
     raise StatusError.stale(rt.plural, name, group=rt.group)
 
 
@@ -142,7 +168,7 @@ async def apply(
     """Server-side apply: merge the configuration into the live object (or create it)."""
     config = decode_apply_config(rt, namespace, name, body)
     fm = registry.field_manager(rt, subresource)
-    for attempt in range(PATCH_RETRIES):
+    for attempt in range(WRITE_RETRIES):
         current = registry.lookup(rt, namespace, name)
         if current is None:
             if subresource:
@@ -157,23 +183,21 @@ async def apply(
         requested_rv = str((config.get("metadata") or {}).get("resourceVersion") or "")
         if requested_rv and requested_rv != str(current.rev):
             raise StatusError.stale(rt.plural, name, group=rt.group)
-        try:
-            result = await registry.write_update(
-                storage_type(rt),
-                current,
-                to_storage(rt, merged),
-                opts,
-                subresource=subresource,
-                fm=fm,
-                managed_fields=managed,
-            )
-        except StatusError as exc:
-            if retryable_conflict(exc, pinned=bool(requested_rv), attempt=attempt):
-                await registry.cache.sync()
-                continue
-            raise
-        result.warnings[:0] = warnings
-        return result
+        result = await _write_or_retry(
+            registry,
+            rt,
+            current,
+            merged,
+            opts,
+            pinned=bool(requested_rv),
+            attempt=attempt,
+            subresource=subresource,
+            fm=fm,
+            warnings=warnings,
+            managed_fields=managed,
+        )
+        if result is not None:
+            return result
     raise StatusError.stale(rt.plural, name, group=rt.group)
 
 

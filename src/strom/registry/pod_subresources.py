@@ -21,11 +21,11 @@ from strom.registry.meta import now_rfc3339
 from strom.registry.rest import DeleteOptions, Registry
 from strom.registry.validation.apps import selector_matches
 from strom.registry.validation.fielderrors import not_supported, required
+from strom.registry.write_options import WRITE_RETRIES
 from strom.storage.base import Conflict, KeyNotFound
 
 __all__ = ["bind_pod", "evict_pod"]
 
-_RETRIES = 5
 _MAX_DISRUPTED_PODS = 2000
 
 PODS = next(t for t in BUILTIN if t.plural == "pods" and t.group == "")
@@ -60,7 +60,7 @@ async def bind_pod(
         raise StatusError.invalid("Binding", _name_of(body), causes)
     node = str(target["name"])
     annotations = (body.get("metadata") or {}).get("annotations") or {}
-    for _ in range(_RETRIES):
+    for _ in range(WRITE_RETRIES):
         current = registry.get(PODS, namespace, name)
         pod = copy.deepcopy(current.obj)
         meta = pod["metadata"]
@@ -121,7 +121,7 @@ async def evict_pod(registry: Registry, namespace: str, name: str, body: dict[st
         raise StatusError.bad_request("name in URL does not match name in Eviction object")
     raw_options = body.get("deleteOptions")
     options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
-    for _ in range(_RETRIES):
+    for _ in range(WRITE_RETRIES):
         pod = registry.get(PODS, namespace, name)
         if not _can_ignore_budget(pod.obj) and not await _take_disruption(
             registry, namespace, pod.obj

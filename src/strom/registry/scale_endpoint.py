@@ -11,7 +11,6 @@ from strom.mediatypes import APPLY_PATCH
 from strom.registry.apply.config import decode_apply_body, gvk_string
 from strom.registry.kinds import ResourceType
 from strom.registry.patch import apply_patch
-from strom.registry.patching import retryable_conflict
 from strom.registry.rest import Registry, WriteOptions
 from strom.registry.scale import (
     SCALE_API_VERSION,
@@ -21,11 +20,11 @@ from strom.registry.scale import (
     scale_spec,
     with_replicas,
 )
+from strom.registry.write_options import WRITE_RETRIES, retryable_conflict
 
 __all__ = ["ScaleEndpoint"]
 
 _SCALE_DEFINITION = "io.k8s.api.autoscaling.v1.Scale"
-_RETRIES = 5
 
 
 class ScaleEndpoint:
@@ -65,7 +64,7 @@ class ScaleEndpoint:
         opts: WriteOptions,
     ) -> dict[str, Any]:
         spec = self._spec(rt)
-        for attempt in range(_RETRIES):
+        for attempt in range(WRITE_RETRIES):
             current = self.registry.get(rt, namespace, name)
             parent = self.registry.render_obj(rt, current.obj)
             managed: list[dict[str, Any]] | None = None

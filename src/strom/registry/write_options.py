@@ -9,11 +9,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from strom.errors import StatusError
 from strom.registry.apply import manager_name
 from strom.registry.kinds import ResourceType
 from strom.user import UserInfo
 
-__all__ = ["DeleteOptions", "WriteGuard", "WriteOptions", "WriteResult"]
+__all__ = [
+    "WRITE_RETRIES",
+    "DeleteOptions",
+    "WriteGuard",
+    "WriteOptions",
+    "WriteResult",
+    "retryable_conflict",
+]
+
+WRITE_RETRIES = 5  # conflicts with concurrent writers retried, as GuaranteedUpdate does
+
+
+def retryable_conflict(exc: StatusError, *, pinned: bool, attempt: int) -> bool:
+    """A conflict with a concurrent writer, retried as GuaranteedUpdate does: not when the
+    request pinned the resourceVersion, not an apply's field conflicts (they carry causes),
+    and not past the last attempt."""
+    if exc.reason != "Conflict" or pinned or attempt + 1 >= WRITE_RETRIES:
+        return False
+    return exc.details is None or not exc.details.causes
 
 
 @dataclass(frozen=True, slots=True)
