@@ -594,7 +594,9 @@ def test_kinds_without_printer_get_name_and_created_at() -> None:
 def test_every_builtin_kind_prints_as_many_cells_as_columns() -> None:
     for rt in BUILTIN:
         row = table_row(rt, {"metadata": {"name": "x"}}, include_object="None", now=NOW)
-        assert len(row["cells"]) == len(table_columns(rt)), rt.kind
+        # kube's IPAddress printer fills an age cell it defines no column for.
+        extra = 1 if rt.kind == "IPAddress" else 0
+        assert len(row["cells"]) == len(table_columns(rt)) + extra, rt.kind
         assert all(c["description"] or c["name"] == "Handler" for c in table_columns(rt)), rt.kind
 
 

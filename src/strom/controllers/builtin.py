@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from strom.cache.state import StateCache
+from strom.controllers.apf_bootstrap import ensure_apf_bootstrap
 from strom.controllers.garbage_collector import GarbageCollector
 from strom.controllers.leader import LeaderElection
 from strom.controllers.queue import WorkQueue, drain
@@ -84,6 +85,7 @@ class Controllers:
         for name in SYSTEM_NAMESPACES:
             if self.registry.lookup(NAMESPACES, "", name) is None:
                 await self.registry.create_system(NAMESPACES, "", {"metadata": {"name": name}})
+        await ensure_apf_bootstrap(self.registry)
         for entry in list(self._state(NAMESPACES).entries.values()):
             self._namespaces.add(entry.obj["metadata"]["name"])
         self._tasks = [

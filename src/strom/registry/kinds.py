@@ -238,7 +238,10 @@ BUILTIN: tuple[ResourceType, ...] = (
     # networking.k8s.io/v1
     _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", namespaced=False),
     _r("networking.k8s.io/v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),
+    # IP addresses of Services and the ranges they come from (registry/cluster_ips.py)
+    _r("networking.k8s.io/v1", "IPAddress", "ipaddresses", namespaced=False, short=("ip",)),
     _r("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
+    _r("networking.k8s.io/v1", "ServiceCIDR", "servicecidrs", namespaced=False, sub=("status",)),
     # node.k8s.io/v1
     _r("node.k8s.io/v1", "RuntimeClass", "runtimeclasses", namespaced=False),
     # policy/v1
@@ -285,6 +288,26 @@ BUILTIN: tuple[ResourceType, ...] = (
         "volumeattributesclasses",
         namespaced=False,
         short=("vac",),
+    ),
+    # resource.k8s.io/v1 (dynamic resource allocation: stored for drivers and schedulers)
+    _r("resource.k8s.io/v1", "DeviceClass", "deviceclasses", namespaced=False),
+    _r("resource.k8s.io/v1", "ResourceClaim", "resourceclaims", sub=("status",)),
+    _r("resource.k8s.io/v1", "ResourceClaimTemplate", "resourceclaimtemplates"),
+    _r("resource.k8s.io/v1", "ResourceSlice", "resourceslices", namespaced=False),
+    # flowcontrol.apiserver.k8s.io/v1 (served as kube with --enable-priority-and-fairness=false)
+    _r(
+        "flowcontrol.apiserver.k8s.io/v1",
+        "FlowSchema",
+        "flowschemas",
+        namespaced=False,
+        sub=("status",),
+    ),
+    _r(
+        "flowcontrol.apiserver.k8s.io/v1",
+        "PriorityLevelConfiguration",
+        "prioritylevelconfigurations",
+        namespaced=False,
+        sub=("status",),
     ),
     # apiextensions.k8s.io/v1
     _r(

@@ -27,6 +27,7 @@ from strom.registry.defaults._fields import ORDER, Obj, child, conform, struct
 from strom.registry.defaults.admissionregistration import ADMISSION_DEFAULTERS
 from strom.registry.defaults.cluster import CLUSTER_DEFAULTERS
 from strom.registry.defaults.core import CORE_DEFAULTERS
+from strom.registry.defaults.platform import PLATFORM_DEFAULTERS, PLATFORM_RESETS_STATUS
 from strom.registry.defaults.pods import default_pod, pod_admission_defaults, qos_class
 from strom.registry.defaults.structural import apply_schema_defaults
 from strom.registry.defaults.workloads import WORKLOAD_DEFAULTERS
@@ -49,6 +50,7 @@ _DEFAULTERS: dict[tuple[str, str], Any] = {
     **{(_WORKLOAD_GROUPS[kind], kind): fn for kind, fn in WORKLOAD_DEFAULTERS.items()},
     **CLUSTER_DEFAULTERS,
     **ADMISSION_DEFAULTERS,
+    **PLATFORM_DEFAULTERS,
 }
 # Kinds whose PrepareForCreate starts status over (the CRD strategy writes its own status).
 _RESETS_STATUS = {
@@ -69,6 +71,7 @@ _RESETS_STATUS = {
     ("networking.k8s.io", "Ingress"),
     ("policy", "PodDisruptionBudget"),
     ("storage.k8s.io", "VolumeAttachment"),
+    *PLATFORM_RESETS_STATUS,
 }
 _NAMESPACE_FINALIZER = "kubernetes"
 _TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"

@@ -28,6 +28,7 @@ from strom.registry.tables._core import CORE_PRINTERS, Printer
 from strom.registry.tables._custom import custom_cells, custom_columns
 from strom.registry.tables._format import as_dict, human_duration, parse_time
 from strom.registry.tables._groups import GROUP_PRINTERS
+from strom.registry.tables._platform import PLATFORM_PRINTERS, platform_columns, sort_for_table
 from strom.registry.tables._pods import pod_cells, pod_conditions
 
 __all__ = [
@@ -47,7 +48,13 @@ _PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "Pod"): pod_cells,
     **CORE_PRINTERS,
     **GROUP_PRINTERS,
+    **PLATFORM_PRINTERS,
 }
+
+
+def _builtin_columns(rt: ResourceType) -> list[dict[str, Any]] | None:
+    columns = builtin_columns(rt.group, rt.kind)
+    return columns if columns is not None else platform_columns().get((rt.group, rt.kind))
 
 
 def validate_include_object(value: str) -> None:
@@ -65,7 +72,7 @@ def table_columns(rt: ResourceType) -> list[dict[str, Any]]:
     """The `columnDefinitions` of a Table of this resource."""
     if rt.crd is not None:
         return custom_columns(rt.crd)
-    columns = builtin_columns(rt.group, rt.kind)
+    columns = _builtin_columns(rt)
     return [dict(c) for c in (columns if columns is not None else default_columns())]
 
 
@@ -107,10 +114,13 @@ def to_table(
         metadata["continue"] = continue_token
     if remaining is not None:
         metadata["remainingItemCount"] = remaining
+    if rt.crd is None:
+        objects = list(objects)
+        sort_for_table(rt.group, rt.kind, objects)
     rows: list[dict[str, Any]] | None = [
         table_row(rt, obj, include_object=include_object, now=now) for obj in objects
     ]
-    if not rows and rt.crd is None and builtin_columns(rt.group, rt.kind) is None:
+    if not rows and rt.crd is None and _builtin_columns(rt) is None:
         # The generic convertor appends to a nil slice: an empty table has "rows": null.
         rows = None
     return {

@@ -15,7 +15,18 @@ from typing import Any
 from strom.errors import Cause
 from strom.registry.kinds import ResourceType
 
-from . import admissionregistration, apps, certificates, core, crd, pods, rbac, storage
+from . import (
+    admissionregistration,
+    apps,
+    certificates,
+    core,
+    crd,
+    flowcontrol,
+    platform,
+    pods,
+    rbac,
+    storage,
+)
 from .cel_rules import validate_rules
 from .meta import (
     NameFn,
@@ -51,6 +62,7 @@ _WORKLOADS = {
 }
 _RBAC = "rbac.authorization.k8s.io"
 _ADMISSION = "admissionregistration.k8s.io"
+_FLOW = "flowcontrol.apiserver.k8s.io"
 
 
 def _webhooks(mutating: bool) -> Callable[[_Obj], list[Cause]]:
@@ -66,6 +78,9 @@ _CREATE_RULES: dict[tuple[str, str], Callable[[_Obj], list[Cause]]] = {
         admissionregistration.validate_admission_policy_binding
     ),
     ("", "ConfigMap"): core.validate_config_map,
+    (_FLOW, "FlowSchema"): flowcontrol.validate_flow_schema,
+    (_FLOW, "PriorityLevelConfiguration"): flowcontrol.validate_priority_level,
+    **platform.CREATE_RULES,
     ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr,
     ("storage.k8s.io", "CSIStorageCapacity"): storage.validate_csi_storage_capacity,
     ("storage.k8s.io", "VolumeAttributesClass"): storage.validate_volume_attributes_class,
@@ -87,6 +102,11 @@ _UPDATE_RULES: dict[tuple[str, str], Callable[[_Obj, _Obj], list[Cause]]] = {
         admissionregistration.validate_admission_policy_binding(new)
     ),
     ("", "ConfigMap"): core.validate_config_map_update,
+    (_FLOW, "FlowSchema"): lambda new, _old: flowcontrol.validate_flow_schema(new),
+    (_FLOW, "PriorityLevelConfiguration"): lambda new, _old: (
+        flowcontrol.validate_priority_level(new)
+    ),
+    **platform.UPDATE_RULES,
     ("certificates.k8s.io", "CertificateSigningRequest"): certificates.validate_csr_update,
     ("storage.k8s.io", "CSIStorageCapacity"): lambda new, _old: (
         storage.validate_csi_storage_capacity(new)

@@ -1,0 +1,233 @@
+"""The platform kinds a v1.36 kube-apiserver serves by default: flow control (with kube's
+bootstrap configuration), dynamic resource allocation, validated and printed as kube does."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .conftest import Api
+
+_FLOW = "/apis/flowcontrol.apiserver.k8s.io/v1"
+_DRA = "/apis/resource.k8s.io/v1"
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def test_flow_control_bootstrap_configuration_is_there(api: Api, kubectl: Kubectl) -> None:
+    levels = {
+        o["metadata"]["name"]: o
+        for o in api.get(f"{_FLOW}/prioritylevelconfigurations").json["items"]
+    }
+    assert {"exempt", "catch-all", "system", "workload-high", "global-default"} <= set(levels)
+    assert levels["exempt"]["spec"] == {
+        "type": "Exempt",
+        "exempt": {"nominalConcurrencyShares": 0, "lendablePercent": 0},
+    }
+    assert levels["catch-all"]["spec"]["limited"] == {
+        "nominalConcurrencyShares": 5,
+        "limitResponse": {"type": "Reject"},
+        "lendablePercent": 0,
+    }
+    assert levels["system"]["metadata"]["annotations"] == {
+        "apf.kubernetes.io/autoupdate-spec": "true"
+    }
+    schemas = api.get(f"{_FLOW}/flowschemas").json["items"]
+    assert {s["metadata"]["name"] for s in schemas} >= {
+        "exempt",
+        "probes",
+        "catch-all",
+        "global-default",
+    }
+    # kubectl prints schemas in matching order, with kube's columns
+    out = kubectl("get", "flowschemas").stdout.splitlines()
+    assert out[0].split() == [
+        "NAME",
+        "PRIORITYLEVEL",
+        "MATCHINGPRECEDENCE",
+        "DISTINGUISHERMETHOD",
+        "AGE",
+        "MISSINGPL",
+    ]
+    names = [line.split()[0] for line in out[1:]]
+    assert names[:2] == ["exempt", "probes"] and names[-1] == "catch-all"
+    assert out[1].split()[1:4] == ["exempt", "1", "<none>"]
+    levels_out = kubectl("get", "prioritylevelconfigurations", "system").stdout.splitlines()
+    assert levels_out[1].split()[:6] == ["system", "Limited", "30", "64", "6", "50"]
+
+
+def test_flow_schema_defaults_and_validation(api: Api) -> None:
+    name = _name("fs")
+    body: dict[str, Any] = {
+        "metadata": {"name": name},
+        "spec": {
+            "priorityLevelConfiguration": {"name": "workload-low"},
+            "rules": [
+                {
+                    "subjects": [{"kind": "User", "user": {"name": "alice"}}],
+                    "resourceRules": [
+                        {
+                            "verbs": ["get"],
+                            "apiGroups": [""],
+                            "resources": ["pods"],
+                            "namespaces": ["*"],
+                        }
+                    ],
+                }
+            ],
+        },
+    }
+    created = api.post(f"{_FLOW}/flowschemas", body)
+    assert created.status == 201, created.body
+    assert created.json["spec"]["matchingPrecedence"] == 1000
+    assert created.json["status"] == {}
+    bad = {
+        "metadata": {"name": _name("fs")},
+        "spec": {
+            "matchingPrecedence": 20000,
+            "distinguisherMethod": {"type": "ByColour"},
+            "priorityLevelConfiguration": {"name": ""},
+            "rules": [
+                {
+                    "subjects": [],
+                    "resourceRules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}],
+                }
+            ],
+        },
+    }
+    refused = api.post(f"{_FLOW}/flowschemas", bad)
+    assert refused.status == 422, refused.body
+    causes = {(c["field"], c["message"]) for c in refused.json["details"]["causes"]}
+    assert (
+        "spec.matchingPrecedence",
+        "Invalid value: 20000: must not be greater than 10000",
+    ) in causes
+    assert (
+        "spec.distinguisherMethod.type",
+        'Unsupported value: "ByColour": supported values: "ByNamespace", "ByUser"',
+    ) in causes
+    assert (
+        "spec.rules[0].subjects",
+        "Required value: subjects must contain at least one value",
+    ) in causes
+    assert (
+        "spec.rules[0].resourceRules[0].namespaces",
+        "Required value: resource rules that are not cluster scoped must supply at least one"
+        " namespace",
+    ) in causes
+    assert api.get(f"{_FLOW}/flowschemas/{bad['metadata']['name']}").status == 404
+    assert api.delete(f"{_FLOW}/flowschemas/{name}").status == 200
+
+
+def test_priority_level_defaults_and_validation(api: Api) -> None:
+    name = _name("pl")
+    body = {
+        "metadata": {"name": name},
+        "spec": {"type": "Limited", "limited": {"limitResponse": {"type": "Queue", "queuing": {}}}},
+    }
+    created = api.post(f"{_FLOW}/prioritylevelconfigurations", body)
+    assert created.status == 201, created.body
+    assert created.json["spec"]["limited"] == {
+        "nominalConcurrencyShares": 30,
+        "limitResponse": {
+            "type": "Queue",
+            "queuing": {"queues": 64, "handSize": 8, "queueLengthLimit": 50},
+        },
+        "lendablePercent": 0,
+    }
+    bad = {
+        "metadata": {"name": _name("pl")},
+        "spec": {
+            "type": "Limited",
+            "limited": {
+                "lendablePercent": 101,
+                "limitResponse": {"type": "Queue", "queuing": {"queues": 4, "handSize": 8}},
+            },
+        },
+    }
+    refused = api.post(f"{_FLOW}/prioritylevelconfigurations", bad)
+    assert refused.status == 422, refused.body
+    messages = {c["field"]: c["message"] for c in refused.json["details"]["causes"]}
+    assert (
+        messages["spec.limited.lendablePercent"]
+        == "Invalid value: 101: must be between 0 and 100, inclusive"
+    )
+    assert messages["spec.limited.limitResponse.queuing.handSize"] == (
+        "Invalid value: 8: should not be greater than queues (4)"
+    )
+    exempt_named = {"metadata": {"name": "exempt-x"}, "spec": {"type": "Exempt"}}
+    refused = api.post(f"{_FLOW}/prioritylevelconfigurations", exempt_named)
+    assert refused.status == 422
+    assert "type must be 'Exempt' if and only if name is 'exempt'" in refused.json["message"]
+
+
+def test_bootstrap_respects_a_user_who_took_an_object_over(api: Api) -> None:
+    path = f"{_FLOW}/prioritylevelconfigurations/workload-low"
+    current = api.get(path).json
+    current["metadata"]["annotations"]["apf.kubernetes.io/autoupdate-spec"] = "false"
+    current["spec"]["limited"]["nominalConcurrencyShares"] = 7
+    updated = api.put(path, current)
+    assert updated.status == 200, updated.body
+    assert updated.json["spec"]["limited"]["nominalConcurrencyShares"] == 7
+    # put it back so the session's other tests see kube's configuration
+    restored = updated.json
+    restored["metadata"]["annotations"]["apf.kubernetes.io/autoupdate-spec"] = "true"
+    restored["spec"]["limited"]["nominalConcurrencyShares"] = 100
+    assert api.put(path, restored).status == 200
+
+
+def test_resource_claims_and_slices(api: Api, ns: str, kubectl: Kubectl) -> None:
+    klass = _name("gpu")
+    assert api.post(f"{_DRA}/deviceclasses", {"metadata": {"name": klass}}).status == 201
+    claim = {
+        "metadata": {"name": "c1"},
+        "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": klass}}]}},
+    }
+    created = api.post(f"{_DRA}/namespaces/{ns}/resourceclaims", claim)
+    assert created.status == 201, created.body
+    assert created.json["status"] == {}
+    rows = kubectl("get", "resourceclaims", "-n", ns).stdout.splitlines()
+    assert rows[0].split() == ["NAME", "STATE", "AGE"]
+    assert rows[1].split()[:2] == ["c1", "pending"]
+    # a claim's spec cannot change once created
+    changed = created.json
+    changed["spec"]["devices"]["requests"][0]["name"] = "other"
+    refused = api.put(f"{_DRA}/namespaces/{ns}/resourceclaims/c1", changed)
+    assert refused.status == 422
+    assert (
+        "spec: Invalid value" in refused.json["message"]
+        and "field is immutable" in refused.json["message"]
+    )
+    # a request must say what it wants
+    bad = {"metadata": {"name": "c2"}, "spec": {"devices": {"requests": [{"name": "Bad_Name"}]}}}
+    refused = api.post(f"{_DRA}/namespaces/{ns}/resourceclaims", bad)
+    assert refused.status == 422
+    fields = {c["field"] for c in refused.json["details"]["causes"]}
+    assert fields == {"spec.devices.requests[0].name", "spec.devices.requests[0]"}
+    slice_name = _name("slice")
+    good_slice = {
+        "metadata": {"name": slice_name},
+        "spec": {
+            "driver": "gpu.example.com",
+            "pool": {"name": "pool-a", "generation": 1, "resourceSliceCount": 1},
+            "nodeName": "node-1",
+            "devices": [{"name": "gpu-0"}],
+        },
+    }
+    assert api.post(f"{_DRA}/resourceslices", good_slice).status == 201
+    rows = kubectl("get", "resourceslices", slice_name).stdout.splitlines()
+    assert rows[1].split()[:4] == [slice_name, "node-1", "gpu.example.com", "pool-a"]
+    no_node = {**good_slice, "metadata": {"name": _name("slice")}}
+    no_node["spec"] = {k: v for k, v in good_slice["spec"].items() if k != "nodeName"}
+    refused = api.post(f"{_DRA}/resourceslices", no_node)
+    assert refused.status == 422
+    assert (
+        "exactly one of `nodeName`, `nodeSelector`, `allNodes`, `perDeviceNodeSelection` is"
+        " required"
+        in (refused.json["message"])
+    )
