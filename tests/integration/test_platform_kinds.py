@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .conftest import Api
+from .conftest import Api, wait_for
 
 _FLOW = "/apis/flowcontrol.apiserver.k8s.io/v1"
 _DRA = "/apis/resource.k8s.io/v1"
@@ -228,6 +228,95 @@ def test_resource_claims_and_slices(api: Api, ns: str, kubectl: Kubectl) -> None
     assert refused.status == 422
     assert (
         "exactly one of `nodeName`, `nodeSelector`, `allNodes`, `perDeviceNodeSelection` is"
-        " required"
-        in (refused.json["message"])
+        " required" in (refused.json["message"])
     )
+
+
+_NET = "/apis/networking.k8s.io/v1"
+
+
+def _service(name: str, **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"ports": [{"port": 80}], **spec}}
+
+
+def test_service_ips_have_ip_address_objects(api: Api, ns: str, kubectl: Kubectl) -> None:
+    default = api.get(f"{_NET}/servicecidrs/kubernetes").json
+    assert default["spec"]["cidrs"] == ["10.96.0.0/12"]
+    assert [(c["type"], c["status"]) for c in default["status"]["conditions"]] == [
+        ("Ready", "True")
+    ]
+    created = api.post(f"/api/v1/namespaces/{ns}/services", _service("web"))
+    assert created.status == 201, created.body
+    ip = created.json["spec"]["clusterIP"]
+    found = wait_for(
+        lambda: (
+            api.get(f"{_NET}/ipaddresses/{ip}").json
+            if api.get(f"{_NET}/ipaddresses/{ip}").status == 200
+            else None
+        ),
+        what=f"IPAddress {ip}",
+    )
+    assert found["spec"]["parentRef"] == {
+        "group": "",
+        "resource": "services",
+        "namespace": ns,
+        "name": "web",
+    }
+    assert found["metadata"]["labels"] == {
+        "ipaddress.kubernetes.io/ip-family": "IPv4",
+        "ipaddress.kubernetes.io/managed-by": "ipallocator.k8s.io",
+    }
+    row = kubectl("get", "ipaddress", ip).stdout.splitlines()[1].split()
+    assert row[:2] == [ip, f"services/{ns}/web"]
+    assert api.delete(f"/api/v1/namespaces/{ns}/services/web").status == 200
+    wait_for(lambda: api.get(f"{_NET}/ipaddresses/{ip}").status == 404, what=f"IPAddress {ip} gone")
+
+
+def test_ip_address_reserves_and_service_cidr_extends(api: Api, ns: str) -> None:
+    reserved = "10.96.200.7"
+    hold = {
+        "metadata": {"name": reserved},
+        "spec": {
+            "parentRef": {
+                "group": "gateway.networking.k8s.io",
+                "resource": "gateways",
+                "name": "gw",
+                "namespace": ns,
+            }
+        },
+    }
+    assert api.post(f"{_NET}/ipaddresses", hold).status == 201
+    try:
+        taken = api.post(f"/api/v1/namespaces/{ns}/services", _service("a", clusterIP=reserved))
+        assert taken.status == 422, taken.body
+        assert "provided IP is already allocated" in taken.json["message"]
+    finally:
+        assert api.delete(f"{_NET}/ipaddresses/{reserved}").status == 200
+    bad_ip = {"metadata": {"name": "10.96.0.010"}, "spec": hold["spec"]}
+    refused = api.post(f"{_NET}/ipaddresses", bad_ip)
+    assert refused.status == 422
+    cidr = _name("extra")
+    assert (
+        api.post(
+            f"{_NET}/servicecidrs",
+            {"metadata": {"name": cidr}, "spec": {"cidrs": ["10.250.0.0/24"]}},
+        ).status
+        == 201
+    )
+    try:
+        extra = api.post(
+            f"/api/v1/namespaces/{ns}/services", _service("b", clusterIP="10.250.0.10")
+        )
+        assert extra.status == 201, extra.body
+        outside = api.post(
+            f"/api/v1/namespaces/{ns}/services", _service("c", clusterIP="10.251.0.10")
+        )
+        assert outside.status == 422
+    finally:
+        assert api.delete(f"/api/v1/namespaces/{ns}/services/b").status in (200, 404)
+        assert api.delete(f"{_NET}/servicecidrs/{cidr}").status == 200
+    not_canonical = api.post(
+        f"{_NET}/servicecidrs",
+        {"metadata": {"name": _name("x")}, "spec": {"cidrs": ["10.0.0.1/24"]}},
+    )
+    assert not_canonical.status == 422

@@ -23,6 +23,7 @@ from strom.controllers.apf_bootstrap import ensure_apf_bootstrap
 from strom.controllers.garbage_collector import GarbageCollector
 from strom.controllers.leader import LeaderElection
 from strom.controllers.queue import WorkQueue, drain
+from strom.controllers.service_ips import ServiceIPs
 from strom.errors import StatusError
 from strom.registry.kinds import BUILTIN, ResourceType
 from strom.registry.rest import DeleteOptions, Registry, WriteOptions
@@ -73,12 +74,18 @@ class Controllers:
             registry=registry, cache=cache, types=types, is_leader=lambda: self.leader.leading
         )
         self.leader.on_started_leading = self.gc.resync
+        self.service_ips = ServiceIPs(
+            registry=registry,
+            cache=cache,
+            cidrs=[str(n) for n in registry.cluster_ips.networks],
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Bootstrap system namespaces and serve existing CRDs, then follow changes."""
         self.registry.store.subscribe(self._on_changes)
         self.registry.store.subscribe(self.gc.on_changes)
+        self.registry.store.subscribe(self.service_ips.on_changes)
         for entry in list(self._state(CRDS).entries.values()):
             await self._sync_crd(entry.obj["metadata"]["name"])
         self.gc.load()
@@ -86,6 +93,7 @@ class Controllers:
             if self.registry.lookup(NAMESPACES, "", name) is None:
                 await self.registry.create_system(NAMESPACES, "", {"metadata": {"name": name}})
         await ensure_apf_bootstrap(self.registry)
+        await self.service_ips.start()
         for entry in list(self._state(NAMESPACES).entries.values()):
             self._namespaces.add(entry.obj["metadata"]["name"])
         self._tasks = [
@@ -94,6 +102,9 @@ class Controllers:
             asyncio.create_task(drain(self.gc.items, self.gc.sync_item), name="gc-dependents"),
             asyncio.create_task(drain(self.gc.owners, self.gc.sync_owner), name="gc-owners"),
             asyncio.create_task(self.leader.run(), name="leader-election"),
+            asyncio.create_task(
+                drain(self.service_ips.items, self.service_ips.sync_service), name="service-ips"
+            ),
         ]
 
     async def stop(self) -> None:

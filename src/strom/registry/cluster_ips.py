@@ -60,9 +60,19 @@ class ClusterIPAllocator:
         return len(self.networks) == 2
 
     def assign(
-        self, obj: dict[str, Any], old: dict[str, Any] | None, services: Iterable[dict[str, Any]]
+        self,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        services: Iterable[dict[str, Any]],
+        *,
+        reserved: Iterable[str] = (),
+        extra_cidrs: Iterable[str] = (),
     ) -> None:
-        """Fill in and check `obj`'s families and addresses in place; 422 as kube words it."""
+        """Fill in and check `obj`'s families and addresses in place; 422 as kube words it.
+
+        `reserved` are addresses held by IPAddress objects of other parents; `extra_cidrs`
+        the ranges of ServiceCIDRs beyond the default one, used once the default is full and
+        for addresses a Service names."""
         spec = obj.get("spec")
         if not isinstance(spec, dict) or spec.get("type") == "ExternalName":
             return
@@ -82,7 +92,15 @@ class ClusterIPAllocator:
         if headless:
             spec["clusterIP"], spec["clusterIPs"] = "None", ["None"]
             return
-        spec["clusterIPs"] = self._addresses(obj, families, ips, services, name)
+        extra: dict[str, list[_Network]] = {}
+        for cidr in extra_cidrs:
+            with contextlib.suppress(ValueError):
+                net = ipaddress.ip_network(cidr)
+                if net not in self.networks:
+                    extra.setdefault(_family(net), []).append(net)
+        spec["clusterIPs"] = self._addresses(
+            obj, families, ips, services, name, set(reserved), extra
+        )
         spec["clusterIP"] = spec["clusterIPs"][0]
 
     def _families(self, spec: dict[str, Any], ips: list[str], name: str) -> tuple[str, list[str]]:
@@ -129,10 +147,12 @@ class ClusterIPAllocator:
         ips: list[str],
         services: Iterable[dict[str, Any]],
         name: str,
+        reserved: set[str],
+        extra: dict[str, list[_Network]],
     ) -> list[str]:
         me = _key(obj)
         now = time.monotonic()
-        taken: set[str] = set()
+        taken: set[str] = set(reserved)
         cached: set[str] = set()
         for other in services:
             key = _key(other)
@@ -150,6 +170,10 @@ class ClusterIPAllocator:
             network = self.by_family[family]
             if index < len(ips):
                 ip = ips[index]
+                for candidate in extra.get(family, ()):
+                    with contextlib.suppress(ValueError):
+                        if ipaddress.ip_address(ip) in candidate:
+                            network = candidate
                 problem = self._problem(ip, network, taken)
                 if problem:
                     raise StatusError.invalid(
@@ -165,7 +189,7 @@ class ClusterIPAllocator:
                         ],
                     )
             else:
-                ip = self._free(network, taken)
+                ip = self._free_in([network, *extra.get(family, ())], taken)
             out.append(ip)
             taken.add(ip)
         for ip in out:
@@ -186,6 +210,13 @@ class ClusterIPAllocator:
         if ip in taken:
             return "provided IP is already allocated"
         return ""
+
+    @classmethod
+    def _free_in(cls, networks: list[_Network], taken: set[str]) -> str:
+        for network in networks[:-1]:
+            with contextlib.suppress(StatusError):
+                return cls._free(network, taken)
+        return cls._free(networks[-1], taken)
 
     @staticmethod
     def _free(network: _Network, taken: set[str]) -> str:

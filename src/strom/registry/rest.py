@@ -25,6 +25,7 @@ from strom.registry.kinds import ResourceType
 from strom.registry.meta import canonical, fill_create_fields, generate_name, now_rfc3339
 from strom.registry.node_ports import NodePortAllocator
 from strom.registry.scale import scale_spec
+from strom.registry.service_addresses import assign_service_addresses
 from strom.registry.strategies import Strategy, strategy_for
 from strom.registry.validation.decode_types import decode_type_error
 from strom.registry.validation.meta import validate_finalizer_names
@@ -107,12 +108,8 @@ class Registry:
     def _assign_service_addresses(
         self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
     ) -> None:
-        if rt.crd is not None or rt.group != "" or rt.plural != "services":
-            return
-        state = self.cache.state(rt.key_prefix)
-        services = [e.obj for e in state.entries.values()] if state is not None else []
-        self.cluster_ips.assign(obj, old, services)
-        self.node_ports.assign(obj, old, services)
+        if rt.crd is None and rt.group == "" and rt.plural == "services":
+            assign_service_addresses(self.cache, self.cluster_ips, self.node_ports, obj, old)
 
     def lookup(self, rt: ResourceType, namespace: str, name: str) -> Entry | None:
         state = self.cache.state(rt.key_prefix)
