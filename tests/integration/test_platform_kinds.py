@@ -3,6 +3,7 @@ bootstrap configuration), dynamic resource allocation, validated and printed as 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -320,3 +321,67 @@ def test_ip_address_reserves_and_service_cidr_extends(api: Api, ns: str) -> None
         {"metadata": {"name": _name("x")}, "spec": {"cidrs": ["10.0.0.1/24"]}},
     )
     assert not_canonical.status == 422
+
+
+def test_hpa_v1_and_v2_are_one_object(api: Api, ns: str, kubectl: Kubectl) -> None:
+    v1 = f"/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers"
+    v2 = f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers"
+    body = {
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "maxReplicas": 5,
+            "targetCPUUtilizationPercentage": 60,
+        },
+    }
+    created = api.post(v1, body)
+    assert created.status == 201, created.body
+    assert created.json["apiVersion"] == "autoscaling/v1"
+    assert created.json["spec"] == {
+        "scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
+        "minReplicas": 1,
+        "maxReplicas": 5,
+        "targetCPUUtilizationPercentage": 60,
+    }
+    as_v2 = api.get(f"{v2}/web").json
+    assert as_v2["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 60},
+            },
+        }
+    ]
+    # a v2 metric v1 cannot express travels in kube's annotation, and comes back unchanged
+    as_v2["spec"]["metrics"].insert(
+        0,
+        {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": "qps"},
+                "target": {"type": "AverageValue", "averageValue": "10"},
+            },
+        },
+    )
+    assert api.put(f"{v2}/web", as_v2).status == 200
+    seen = api.get(f"{v1}/web").json
+    assert seen["spec"]["targetCPUUtilizationPercentage"] == 60
+    annotation = seen["metadata"]["annotations"]["autoscaling.alpha.kubernetes.io/metrics"]
+    assert json.loads(annotation) == [
+        {"type": "Pods", "pods": {"metricName": "qps", "targetAverageValue": "10"}}
+    ]
+    seen["spec"]["maxReplicas"] = 7
+    assert api.put(f"{v1}/web", seen).status == 200
+    back = api.get(f"{v2}/web").json
+    assert back["spec"]["maxReplicas"] == 7
+    assert [m["type"] for m in back["spec"]["metrics"]] == ["Pods", "Resource"]
+    assert "annotations" not in back["metadata"]
+    listed = api.get(v1).json
+    assert (
+        listed["kind"] == "HorizontalPodAutoscalerList" and listed["apiVersion"] == "autoscaling/v1"
+    )
+    assert listed["items"][0]["spec"]["targetCPUUtilizationPercentage"] == 60
+    row = kubectl("get", "hpa.v1.autoscaling", "web", "-n", ns).stdout.splitlines()[1].split()
+    assert row[:2] == ["web", "Deployment/web"]
+    assert "cpu:" in " ".join(row)

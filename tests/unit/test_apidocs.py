@@ -440,7 +440,6 @@ def test_kubectl_explain_reads_v3_documents(kubectl: list[str], tmp_path: Path) 
 NOT_SERVED = {
     ("", "v1", "componentstatuses"),
     ("apiregistration.k8s.io", "v1", "apiservices"),
-    ("autoscaling", "v1", "horizontalpodautoscalers"),
     ("admissionregistration.k8s.io", "v1", "mutatingadmissionpolicies"),  # admission: later
     ("admissionregistration.k8s.io", "v1", "mutatingadmissionpolicybindings"),
 }

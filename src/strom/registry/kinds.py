@@ -216,6 +216,15 @@ BUILTIN: tuple[ResourceType, ...] = (
         categories=_ALL,
         sub=("status",),
     ),
+    # autoscaling/v1: the same objects in v1's shape (registry/hpa_v1.py)
+    _r(
+        "autoscaling/v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        short=("hpa",),
+        categories=_ALL,
+        sub=("status",),
+    ),
     # certificates.k8s.io/v1 (approval and status written by approvers and signers)
     _r(
         "certificates.k8s.io/v1",

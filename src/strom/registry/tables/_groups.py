@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from strom.registry import hpa_v1
 from strom.registry.tables._core import Printer
 from strom.registry.tables._format import (
     age,
@@ -190,6 +191,11 @@ def _cron_job(obj: Mapping[str, Any], now: datetime) -> list[Any]:
 
 
 def _hpa(obj: Mapping[str, Any], now: datetime) -> list[Any]:
+    if "metrics" not in _spec(obj) and (
+        obj.get("apiVersion") == "autoscaling/v1"
+        or "targetCPUUtilizationPercentage" in _spec(obj)
+    ):
+        obj = hpa_v1.to_v2(dict(obj))  # a v1 object prints as kube's internal one
     spec, status = _spec(obj), _status(obj)
     target = as_dict(spec.get("scaleTargetRef"))
     min_pods = spec.get("minReplicas")
