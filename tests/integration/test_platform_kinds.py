@@ -385,3 +385,24 @@ def test_hpa_v1_and_v2_are_one_object(api: Api, ns: str, kubectl: Kubectl) -> No
     row = kubectl("get", "hpa.v1.autoscaling", "web", "-n", ns).stdout.splitlines()[1].split()
     assert row[:2] == ["web", "Deployment/web"]
     assert "cpu:" in " ".join(row)
+
+
+def test_component_statuses_are_probed(api: Api, kubectl: Kubectl) -> None:
+    listed = api.get("/api/v1/componentstatuses")
+    assert listed.status == 200, listed.body
+    assert listed.headers["warning"] == '299 - "v1 ComponentStatus is deprecated in v1.19+"'
+    items = {i["metadata"]["name"]: i["conditions"][0] for i in listed.json["items"]}
+    storage = next(n for n in items if n not in ("controller-manager", "scheduler"))
+    assert storage in ("sqlite", "etcd-0") and len(items) == 3
+    assert items[storage] == {"type": "Healthy", "status": "True", "message": "ok"}
+    for name in ("controller-manager", "scheduler"):
+        # nothing of kube's runs here: the probe says why, as kube's does
+        if items[name]["status"] == "False":
+            assert "/healthz" in items[name]["error"]
+    one = api.get(f"/api/v1/componentstatuses/{storage}")
+    assert one.json["kind"] == "ComponentStatus" and one.json["conditions"][0]["status"] == "True"
+    assert api.get("/api/v1/componentstatuses/nope").status == 404
+    assert api.post("/api/v1/componentstatuses", {"metadata": {"name": "x"}}).status == 405
+    out = kubectl("get", "cs").stdout.splitlines()
+    assert out[0].split() == ["NAME", "STATUS", "MESSAGE", "ERROR"]
+    assert any(line.split()[:3] == [storage, "Healthy", "ok"] for line in out[1:])

@@ -438,7 +438,6 @@ def test_kubectl_explain_reads_v3_documents(kubectl: list[str], tmp_path: Path) 
 # What kube-apiserver v1.36 serves and strom does not (yet), each for a reason the README
 # gives: serving these would store configuration strom then ignores.
 NOT_SERVED = {
-    ("", "v1", "componentstatuses"),
     ("apiregistration.k8s.io", "v1", "apiservices"),
     ("admissionregistration.k8s.io", "v1", "mutatingadmissionpolicies"),  # admission: later
     ("admissionregistration.k8s.io", "v1", "mutatingadmissionpolicybindings"),

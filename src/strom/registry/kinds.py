@@ -126,6 +126,14 @@ _ALL = ("all",)
 
 BUILTIN: tuple[ResourceType, ...] = (
     # core/v1
+    _r(
+        "v1",
+        "ComponentStatus",
+        "componentstatuses",
+        namespaced=False,
+        short=("cs",),
+        verbs=("get", "list"),
+    ),
     _r("v1", "ConfigMap", "configmaps", short=("cm",)),
     _r("v1", "Endpoints", "endpoints", short=("ep",)),
     _r("v1", "Event", "events", short=("ev",)),

@@ -31,6 +31,11 @@ from strom.registry.rest import Registry, WriteResult
 from strom.registry.scale_endpoint import ScaleEndpoint
 from strom.registry.tables import to_table
 from strom.registry.types import TypeTable
+from strom.server.component_status import (
+    DEPRECATION_WARNING,
+    component_status,
+    component_status_list,
+)
 from strom.server.crd_versions import deprecation_warning, storage_schema
 from strom.server.http import Request, Response, StreamingResponse
 from strom.server.monitor import Monitor
@@ -219,6 +224,8 @@ class ResourceAPI:
             if method != "POST" or rp.name:
                 raise StatusError.method_not_allowed()
             return await self._virtual(request, rp, rt, user)
+        if rt.crd is None and rt.group == "" and rt.plural == "componentstatuses":
+            return await self._component_statuses(request, rp, rt)
         if rp.subresource and rp.subresource not in rt.subresources:
             raise StatusError.no_route()
         if rt.namespaced and rp.name and not rp.namespace:
@@ -301,6 +308,42 @@ class ResourceAPI:
         rev = int(meta.get("resourceVersion") or 0)
         with contextlib.suppress(TimeoutError):
             await self.types.wait_for_crd(meta.get("name", ""), rev, timeout=10)
+
+    async def _component_statuses(
+        self, request: Request, rp: ResourcePath, rt: ResourceType
+    ) -> Response:
+        """Read-only and probed on every request (server/component_status.py)."""
+        watching = rp.watch_prefix or request.flag("watch") is True
+        if request.method not in ("GET", "HEAD") or watching or rp.subresource:
+            raise StatusError.method_not_allowed()
+        media = negotiate(request, list_endpoint=not rp.name)
+        store = self.registry.store
+        if rp.name:
+            obj = await component_status(store, rp.name)
+            response = self._object_response(rt, request, obj, media)
+        elif media.table:
+            objects = [
+                {"kind": rt.kind, "apiVersion": rt.api_version, **o}
+                for o in await component_status_list(store)
+            ]
+            table = to_table(
+                rt=rt,
+                objects=objects,
+                include_object=request.param("includeObject") or "Metadata",
+                resource_version="",
+                now=datetime.now(UTC),
+            )
+            response = json_response(table, request)
+        else:
+            body: dict[str, Any] = {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": {},
+                "items": await component_status_list(store),
+            }
+            response = json_response(body, request, media=media)
+        response.headers.append(("Warning", f'299 - "{DEPRECATION_WARNING}"'))
+        return response
 
     async def _item(
         self,
